@@ -1,0 +1,40 @@
+# Set-up, the default experiment, and the tests. `make run` and `make test` are all a user needs.
+VENV ?= .venv
+CORES ?= 2
+PYTHON := $(VENV)/bin/python
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup dataset run dry-run test lint format clean-results
+
+# The project virtualenv: torch and torchvision pinned (this pair installs from local disk on
+# our machines; torchvision only imports beside its own torch), then the package and its tools.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
+	$(PYTHON) -m pip install --quiet -e '.[torch,workflow,test]'
+	touch $@
+
+# Fashion-MNIST from Debian (31 MB) when it is not there yet and apt can be used.
+dataset:
+	@if [ -f $(FASHION_MNIST) ]; then echo "Fashion-MNIST: $(dir $(FASHION_MNIST))"; \
+	elif command -v apt-get >/dev/null; then $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	else echo "Fashion-MNIST missing and no apt-get: set data.directory (or data.download) in config.yaml" >&2; fi
+
+setup: $(VENV)/.installed dataset
+
+# The default experiment: results/fmnist-cnn/{metrics.md,figures/roc.png,...}.
+run: setup
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+# What would run, without running it.
+dry-run: $(VENV)/.installed
+	$(VENV)/bin/snakemake --cores $(CORES) --dry-run
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakefmt --check Snakefile rules/

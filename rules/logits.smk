@@ -1,0 +1,22 @@
+rule logits:
+    """Query model {model} on every pool example under every augmentation of the query set:
+    float32 [pool, queries, classes]."""
+    input:
+        pool=result("pool.npz"),
+        weights=result("models/{model}.pt"),
+    output:
+        result("logits/{model}.npy"),
+    log:
+        result("logs/logits/{model}.log"),
+    benchmark:
+        result("benchmarks/logits/{model}.tsv")
+    conda:
+        "../envs/torch.yaml"
+    threads: config["compute"]["threads"]
+    resources:
+        gpu=1 if USES_GPU else 0,
+    params:
+        model=setting("model"),
+        queries=setting("queries"),
+    script:
+        "../scripts/logits.py"

@@ -1,0 +1,14 @@
+rule scores:
+    """Per-example statistics of model {model}: logit-scaled confidence, hinge and loss, each
+    float32 [pool, queries]."""
+    input:
+        pool=result("pool.npz"),
+        logits=result("logits/{model}.npy"),
+    output:
+        result("scores/{model}.npz"),
+    log:
+        result("logs/scores/{model}.log"),
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/scores.py"

@@ -1,0 +1,23 @@
+rule train:
+    """Train shadow model {model} on its half of the pool (complementary-pair split)."""
+    input:
+        pool=result("pool.npz"),
+    output:
+        weights=result("models/{model}.pt"),
+        metrics=result("models/{model}.json"),
+    log:
+        result("logs/train/{model}.log"),
+    benchmark:
+        result("benchmarks/train/{model}.tsv")
+    conda:
+        "../envs/torch.yaml"
+    threads: config["compute"]["threads"]
+    resources:
+        gpu=1 if USES_GPU else 0,
+    params:
+        # Only what decides the weights: changing N or any attack setting retrains nothing.
+        seed=setting("seed"),
+        model=setting("model"),
+        recipe=setting("train"),
+    script:
+        "../scripts/train.py"

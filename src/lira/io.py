@@ -1,0 +1,76 @@
+"""Reading and writing artifacts (numpy only). Every write is atomic: the data goes to a
+temporary file in the destination folder, which is renamed over the destination only when it is
+complete, so a killed job never leaves a half-written file that a later step could take for done."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to `path`; rename it to `path` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def save_arrays(path, **arrays) -> None:
+    """Save named arrays as an uncompressed .npz (fast to read, and safe: no pickles)."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
+
+
+def load_arrays(path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def save_array(path, array: np.ndarray) -> None:
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.save(handle, array, allow_pickle=False)
+
+
+def load_array(path) -> np.ndarray:
+    return np.load(path, allow_pickle=False)
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        Path(temporary).write_text(text)
+
+
+def write_json(path, value) -> None:
+    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def job_logger(log_path, name: str = "lira") -> logging.Logger:
+    """A logger that writes to the job's log file (Snakemake's `log:`) and to stderr."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.INFO)
+    logger.handlers.clear()
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    for handler in (logging.FileHandler(log_path, mode="w"), logging.StreamHandler()):
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+    return logger

@@ -1,0 +1,95 @@
+"""ROC analysis for membership scores (numpy only): TPR at low FPR is what matters.
+
+Scores: higher means "member". Labels: True for members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Roc:
+    """ROC curve over every distinct threshold, from (0, 0) to (1, 1); arrays [k]."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray  # a point counts as "member" when its score >= threshold
+    n_positive: int
+    n_negative: int
+
+
+def roc_curve(scores: np.ndarray, is_member: np.ndarray) -> Roc:
+    """ROC of `scores` against boolean `is_member`; tied scores move together (one point)."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    is_member = np.asarray(is_member, dtype=bool).ravel()
+    if scores.shape != is_member.shape:
+        raise ValueError(f"scores {scores.shape} and labels {is_member.shape} differ in size")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"{np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
+    n_positive = int(is_member.sum())
+    n_negative = int(is_member.size - n_positive)
+    if n_positive == 0 or n_negative == 0:
+        raise ValueError(f"need members and non-members, got {n_positive} and {n_negative}")
+    order = np.argsort(-scores, kind="stable")
+    sorted_scores = scores[order]
+    true_positives = np.cumsum(is_member[order])
+    false_positives = np.arange(1, scores.size + 1) - true_positives
+    # The last index of each run of equal scores: thresholds between distinct values only.
+    last_of_tie = np.r_[np.flatnonzero(np.diff(sorted_scores)), scores.size - 1]
+    return Roc(
+        fpr=np.r_[0.0, false_positives[last_of_tie] / n_negative],
+        tpr=np.r_[0.0, true_positives[last_of_tie] / n_positive],
+        thresholds=np.r_[np.inf, sorted_scores[last_of_tie]],
+        n_positive=n_positive,
+        n_negative=n_negative,
+    )
+
+
+def tpr_at_fpr(roc: Roc, max_fpr: float) -> tuple[float, float]:
+    """(TPR, FPR achieved) of the best threshold whose FPR is <= max_fpr.
+
+    An FPR below one negative (max_fpr < 1 / n_negative) cannot be measured: returns (nan, nan).
+    """
+    if not 0.0 < max_fpr < 1.0:
+        raise ValueError(f"max_fpr must lie in (0, 1), got {max_fpr}")
+    if max_fpr * roc.n_negative < 1.0:
+        return float("nan"), float("nan")
+    allowed = np.flatnonzero(roc.fpr <= max_fpr)
+    best = allowed[np.argmax(roc.tpr[allowed])]
+    return float(roc.tpr[best]), float(roc.fpr[best])
+
+
+def auc(roc: Roc) -> float:
+    """Area under the ROC curve (trapezoids; ties count one half)."""
+    return float(np.trapezoid(roc.tpr, roc.fpr))
+
+
+def balanced_accuracy(roc: Roc) -> float:
+    """max over thresholds of 1 - (FPR + FNR) / 2."""
+    return float(np.max(1.0 - (roc.fpr + (1.0 - roc.tpr)) / 2.0))
+
+
+def fpr_label(fpr: float) -> str:
+    """0.001 -> '0.1%'; 1e-05 -> '0.001%'."""
+    return f"{fpr * 100:.10g}%"
+
+
+def summarise(scores: np.ndarray, is_member: np.ndarray, fprs) -> dict:
+    """One row of the metrics table for scores pooled over targets (any shape, flattened).
+
+    TPR and achieved FPR are NaN at an FPR below one negative ("not measurable")."""
+    roc = roc_curve(scores, is_member)
+    row = {
+        "auc": auc(roc),
+        "balanced_accuracy": balanced_accuracy(roc),
+        "members": roc.n_positive,
+        "non_members": roc.n_negative,
+    }
+    for fpr in fprs:
+        tpr, achieved = tpr_at_fpr(roc, fpr)
+        row[f"tpr@{fpr_label(fpr)}"] = tpr
+        row[f"fpr_achieved@{fpr_label(fpr)}"] = achieved
+    return row

@@ -1,0 +1,38 @@
+"""Which pool examples each shadow model trains on: the complementary-pair split design.
+
+Model 2j trains on a seeded random half S_j of the pool, model 2j+1 on its complement. So for
+every even number of models N each example is IN for exactly N/2 models, and a model's split
+depends only on (seed, model index): growing N keeps every existing model valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
+    """Boolean [pool_size] mask of the examples model `model_index` trains on.
+
+    Model 2j gets the first pool_size // 2 positions of a permutation drawn from (seed, j); model
+    2j+1 gets the rest (one more example when pool_size is odd).
+    """
+    if model_index < 0:
+        raise ValueError(f"model_index must be >= 0, got {model_index}")
+    if pool_size < 2:
+        raise ValueError(f"pool_size must be >= 2, got {pool_size}")
+    pair, second = divmod(model_index, 2)
+    # A SeedSequence keyed by (seed, pair) makes the split independent of how many models exist.
+    permutation = np.random.default_rng([seed, pair]).permutation(pool_size)
+    first_half = np.zeros(pool_size, dtype=bool)
+    first_half[permutation[: pool_size // 2]] = True
+    return ~first_half if second else first_half
+
+
+def keep_matrix(seed: int, n_models: int, pool_size: int) -> np.ndarray:
+    """Boolean [n_models, pool_size] matrix whose row i is keep_mask(seed, i, pool_size)."""
+    return np.stack([keep_mask(seed, i, pool_size) for i in range(n_models)])
+
+
+def model_seed(seed: int, model_index: int) -> int:
+    """The seed of model `model_index`'s initialisation and data order, from (seed, index) only."""
+    return int(np.random.SeedSequence([seed, model_index, 1]).generate_state(1)[0])

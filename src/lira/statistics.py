@@ -1,0 +1,63 @@
+"""Per-example statistics computed from a model's logits (numpy only).
+
+Everything here works on logits `z` of shape [..., classes] and integer labels broadcastable to
+z.shape[:-1]. Results are float64: the attack compares values that differ in the 10th digit for
+examples a model is very sure about, so nothing goes through probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STATISTICS = ("logit_scaled_confidence", "hinge")
+
+
+def _split_true_class(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (z_y [...], logits of the other classes [..., classes - 1]) in float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    labels = np.broadcast_to(np.asarray(labels), z.shape[:-1])
+    if z.shape[-1] < 2:
+        raise ValueError(f"need at least 2 classes in the last axis, got shape {z.shape}")
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= z.shape[-1]:
+        raise ValueError(f"labels must lie in [0, {z.shape[-1]}), got {labels.min()}..{labels.max()}")
+    true_class = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
+    is_true = np.arange(z.shape[-1]) == labels[..., None]
+    others = z[~is_true].reshape(*z.shape[:-1], z.shape[-1] - 1)
+    return true_class, others
+
+
+def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    top = np.max(x, axis=axis, keepdims=True)
+    return (top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True))).squeeze(axis)
+
+
+def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """phi = log(p_y / (1 - p_y)) with p = softmax(z), computed as z_y - logsumexp_{y' != y} z_y'.
+
+    Equal to the naive formula wherever that is finite, and finite wherever the logits are, even
+    when p_y rounds to 1 (where the naive formula gives +inf).
+    """
+    true_class, others = _split_true_class(logits, labels)
+    return true_class - _logsumexp(others)
+
+
+def hinge(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """z_y - max_{y' != y} z_y': the margin of the true class over the runner-up."""
+    true_class, others = _split_true_class(logits, labels)
+    return true_class - others.max(axis=-1)
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Cross-entropy loss -log p_y = logsumexp(z) - z_y, for the LOSS (global threshold) attack."""
+    z = np.asarray(logits, dtype=np.float64)
+    true_class, _ = _split_true_class(z, labels)
+    return _logsumexp(z) - true_class
+
+
+def all_statistics(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Every statistic of this module plus the loss, each [...] float64, keyed by name."""
+    return {
+        "logit_scaled_confidence": logit_scaled_confidence(logits, labels),
+        "hinge": hinge(logits, labels),
+        "loss": cross_entropy(logits, labels),
+    }

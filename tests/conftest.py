@@ -1,0 +1,100 @@
+"""Shared fixtures: tiny datasets in the real on-disk formats, and a runner for real snakemake."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+def write_idx(path: Path, array: np.ndarray, gzipped: bool = True) -> None:
+    """Write `array` (uint8) in the IDX format of the MNIST family."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    path.write_bytes(gzip.compress(data) if gzipped else data)
+
+
+def write_fashion_mnist(directory: Path, n_train: int = 300, n_test: int = 100, seed: int = 0) -> Path:
+    """Random 28x28 images with random labels, as the four gzipped IDX files Debian ships."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    for prefix, count in (("train", n_train), ("t10k", n_test)):
+        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
+        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count, dtype=np.uint8))
+    return directory
+
+
+def tiny_config(data_directory: Path, **overrides) -> dict:
+    """A complete config small enough to run end to end in well under a minute."""
+    config = {
+        "experiment": "tiny",
+        "seed": 0,
+        "data": {"dataset": "fashion_mnist", "directory": str(data_directory), "pool_size": 240, "holdout_size": 50},
+        "shadow_models": 6,
+        "model": {"arch": "mlp", "width": 32},
+        "train": {
+            "epochs": 3,
+            "batch_size": 32,
+            "lr": 0.05,
+            "momentum": 0.9,
+            "weight_decay": 0.0005,
+            "augment": {"mirror": True, "shift": 1, "padding": "reflect"},
+        },
+        "queries": {"mirror": True, "shift": 1, "stride": 1, "padding": "reflect"},
+        "compute": {"device": "cpu", "threads": 1, "eval_batch_size": 256},
+        "attack": {"targets": 4, "statistic": "logit_scaled_confidence", "offline_test": "one-sided"},
+        "evaluate": {"fprs": [0.00001, 0.001, 0.01, 0.1]},
+    }
+    for dotted, value in overrides.items():
+        section = config
+        *parents, last = dotted.split(".")
+        for key in parents:
+            section = section[key]
+        section[last] = value
+    return config
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: bool = True):
+    """Run the real workflow in `workdir` (which holds its config.yaml); returns the process."""
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    if configfile is not None:
+        command += ["--configfile", str(configfile)]
+    process = subprocess.run([*command, *args], capture_output=True, text=True, timeout=900)
+    if check and process.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{process.stdout[-4000:]}\n{process.stderr[-8000:]}")
+    return process
+
+
+def planned_jobs(process) -> dict[str, int]:
+    """Job counts per rule from a dry run's "Job stats" table ({} when nothing is to be done)."""
+    text = process.stdout + process.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].splitlines()
+    counts = {}
+    for line in table[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    counts.pop("total", None)
+    return counts
+
+
+@pytest.fixture(scope="session")
+def fashion_mnist_dir(tmp_path_factory) -> Path:
+    return write_fashion_mnist(tmp_path_factory.mktemp("fashion-mnist"))

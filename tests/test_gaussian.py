@@ -1,0 +1,186 @@
+"""lira.gaussian: sufficient statistics and exact leave-one-out, against direct computation."""
+
+import numpy as np
+import pytest
+
+from lira import gaussian, splits
+from lira.gaussian import MIN_VARIANCE
+
+
+def direct_params(phi, keep, t):
+    """Moments over every model except t, computed directly with numpy, per lira.gaussian's contract:
+
+    - mean: per example; NaN when the group is empty;
+    - var_*_global: sum over examples and the group's models of (phi - mu(x))^2 / the group's total count;
+    - var: per example, unbiased (ddof=1) when the group holds >= 2 values, else the pooled variance
+      (a member of the target has one IN shadow fewer, and a biased estimator would leak that);
+    all variances floored at MIN_VARIANCE.
+    """
+    others = np.arange(phi.shape[0]) != t
+    phi, keep = phi[others], keep[others]
+    n, q = phi.shape[1:]
+    result = {}
+    for group, mask in (("in", keep), ("out", ~keep)):
+        mean = np.full((n, q), np.nan)
+        var = np.full((n, q), np.nan)
+        squared = np.zeros(q)
+        total = 0
+        for x in range(n):
+            values = phi[mask[:, x], x]  # [count, Q]
+            if len(values):
+                mean[x] = values.mean(axis=0)
+                if len(values) >= 2:
+                    var[x] = values.var(axis=0, ddof=1)
+                squared += ((values - mean[x]) ** 2).sum(axis=0)
+                total += len(values)
+        result[f"mean_{group}"] = mean
+        pooled = np.maximum(squared / total, MIN_VARIANCE)
+        result[f"var_{group}"] = np.maximum(np.where(np.isnan(var), pooled, var), MIN_VARIANCE)
+        result[f"var_{group}_global"] = pooled
+        result[f"count_{group}"] = mask.sum(axis=0)
+    return result
+
+
+@pytest.mark.parametrize("n_models, n_examples, n_queries", [(8, 13, 3), (16, 40, 1), (4, 9, 2)])
+def test_leave_one_out_matches_direct_computation(n_models, n_examples, n_queries):
+    rng = np.random.default_rng(n_models)
+    keep = splits.keep_matrix(1, n_models, n_examples)
+    # Per-example offsets and an IN/OUT shift, like real statistics.
+    phi = rng.normal(size=(1, n_examples, n_queries)) * 3 + 2.0 * keep[..., None] + rng.normal(size=(n_models, n_examples, n_queries))
+    fit = gaussian.fit_shadow_statistics(phi, keep)
+    params = gaussian.leave_one_out(fit, phi, keep)
+    assert params.mean_in.shape == (n_models, n_examples, n_queries)
+    assert params.var_in_global.shape == (n_models, 1, n_queries)
+    for t in range(n_models):
+        expected = direct_params(phi, keep, t)
+        for name in ("mean_in", "mean_out", "var_in", "var_out"):
+            np.testing.assert_allclose(getattr(params, name)[t], expected[name], rtol=1e-9, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(params.var_in_global[t, 0], expected["var_in_global"], rtol=1e-9)
+        np.testing.assert_allclose(params.var_out_global[t, 0], expected["var_out_global"], rtol=1e-9)
+        np.testing.assert_array_equal(params.count_in[t], expected["count_in"])
+        np.testing.assert_array_equal(params.count_out[t], expected["count_out"])
+    # Balanced design: each example is IN for N/2 models, so N/2 - 1 or N/2 remain after leaving one out.
+    np.testing.assert_array_equal(params.count_in + params.count_out, n_models - 1)
+    np.testing.assert_array_equal(params.count_in, n_models // 2 - keep)
+
+
+def test_leave_one_out_for_a_subset_of_targets_and_without_target_axis():
+    rng = np.random.default_rng(7)
+    keep = splits.keep_matrix(2, 10, 15)
+    phi = rng.normal(size=(10, 15, 2))
+    fit = gaussian.fit_shadow_statistics(phi, keep)
+    everything = gaussian.leave_one_out(fit, phi, keep)
+    subset = gaussian.leave_one_out(fit, phi[[3, 6]], keep[[3, 6]])
+    single = gaussian.leave_one_out(fit, phi[6], keep[6])
+    for name in ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global"):
+        np.testing.assert_allclose(getattr(subset, name), getattr(everything, name)[[3, 6]], rtol=1e-12)
+        np.testing.assert_allclose(np.squeeze(getattr(single, name)), np.squeeze(getattr(everything, name)[6]), rtol=1e-12)
+    assert single.mean_in.shape == (15, 2)
+
+
+def test_empty_group_gives_nan_mean_and_floored_variance():
+    # Two models: leaving one out leaves exactly one model, so one group per example is empty.
+    rng = np.random.default_rng(8)
+    keep = splits.keep_matrix(0, 2, 6)
+    phi = rng.normal(size=(2, 6, 1))
+    params = gaussian.leave_one_out(gaussian.fit_shadow_statistics(phi, keep), phi, keep)
+    for t in range(2):
+        other = 1 - t
+        in_other = keep[other]
+        np.testing.assert_array_equal(np.isnan(params.mean_in[t, :, 0]), ~in_other)
+        np.testing.assert_array_equal(np.isnan(params.mean_out[t, :, 0]), in_other)
+        np.testing.assert_allclose(params.mean_in[t, in_other, 0], phi[other, in_other, 0], rtol=1e-12)
+        np.testing.assert_allclose(params.mean_out[t, ~in_other, 0], phi[other, ~in_other, 0], rtol=1e-12)
+        # One value (or none) per group: the variance is the floor, never 0 or NaN.
+        np.testing.assert_array_equal(params.var_in[t], MIN_VARIANCE)
+        np.testing.assert_array_equal(params.var_out[t], MIN_VARIANCE)
+        np.testing.assert_array_equal(params.var_in_global[t], MIN_VARIANCE)
+
+
+def test_streaming_accumulator_equals_all_at_once_fit():
+    rng = np.random.default_rng(9)
+    keep = splits.keep_matrix(4, 12, 21)
+    phi = rng.normal(loc=5.0, size=(12, 21, 4))
+    batch = gaussian.fit_shadow_statistics(phi, keep)
+    accumulator = gaussian.ShadowFitAccumulator()
+    for i in range(12):
+        accumulator.add(phi[i].tolist(), keep[i].astype(int))  # lists and 0/1 ints are accepted too
+    streamed = accumulator.result()
+    assert accumulator.n_models == 12
+    for name, value in batch.to_arrays().items():
+        np.testing.assert_array_equal(getattr(streamed, name), value, err_msg=name)
+    np.testing.assert_array_equal(batch.count_in, keep.sum(axis=0))
+    np.testing.assert_array_equal(batch.count_out, (~keep).sum(axis=0))
+    np.testing.assert_array_equal(batch.shift, phi[0])
+
+
+def test_large_offset_keeps_variances_accurate():
+    rng = np.random.default_rng(10)
+    n_models, n, q = 16, 30, 2
+    keep = splits.keep_matrix(5, n_models, n)
+    noise = rng.normal(scale=1e-3, size=(n_models, n, q)) + 1e-3 * keep[..., None]
+    phi = 1e6 + noise
+    params = gaussian.leave_one_out(gaussian.fit_shadow_statistics(phi, keep), phi, keep)
+    for t in (0, 5, 15):
+        # The reference computed on the noise alone (exactly representable offset removed).
+        expected = direct_params(noise, keep, t)
+        np.testing.assert_allclose(params.var_in[t], expected["var_in"], rtol=1e-5)
+        np.testing.assert_allclose(params.var_out[t], expected["var_out"], rtol=1e-5)
+        np.testing.assert_allclose(params.var_in_global[t, 0], expected["var_in_global"], rtol=1e-5)
+        np.testing.assert_allclose(params.var_out_global[t, 0], expected["var_out_global"], rtol=1e-5)
+        np.testing.assert_allclose(params.mean_in[t] - 1e6, expected["mean_in"], atol=1e-9)
+        assert np.all(params.var_in[t] > 1e-8)  # not lost to cancellation
+
+
+def test_to_arrays_from_arrays_round_trip_with_prefix(tmp_path):
+    from lira import io
+
+    rng = np.random.default_rng(11)
+    keep = splits.keep_matrix(0, 4, 5)
+    fit = gaussian.fit_shadow_statistics(rng.normal(size=(4, 5, 2)), keep)
+    arrays = fit.to_arrays(prefix="phi/")
+    assert set(arrays) == {
+        "phi/shift", "phi/count_in", "phi/sum_in", "phi/sumsq_in", "phi/count_out", "phi/sum_out", "phi/sumsq_out"
+    }
+    io.save_arrays(tmp_path / "fit.npz", **arrays, **fit.to_arrays(prefix="loss/"))
+    loaded = gaussian.ShadowFit.from_arrays(io.load_arrays(tmp_path / "fit.npz"), prefix="phi/")
+    for name, value in fit.to_arrays().items():
+        np.testing.assert_array_equal(getattr(loaded, name), value)
+        assert getattr(loaded, name).dtype == value.dtype
+    with pytest.raises(KeyError):
+        gaussian.ShadowFit.from_arrays(arrays, prefix="other/")
+
+
+def test_shape_mismatch_errors():
+    accumulator = gaussian.ShadowFitAccumulator()
+    with pytest.raises(ValueError, match="no shadow models"):
+        accumulator.result()
+    with pytest.raises(ValueError):
+        accumulator.add(np.zeros(5), np.zeros(5, dtype=bool))  # phi must be [n, Q]
+    with pytest.raises(ValueError):
+        accumulator.add(np.zeros((5, 2)), np.zeros(4, dtype=bool))  # keep length != n
+    accumulator.add(np.zeros((5, 2)), np.zeros(5, dtype=bool))
+    with pytest.raises(ValueError, match="first model"):
+        accumulator.add(np.zeros((5, 3)), np.zeros(5, dtype=bool))
+    with pytest.raises(ValueError):
+        gaussian.fit_shadow_statistics(np.zeros((3, 5, 2)), np.zeros((2, 5), dtype=bool))  # N differs
+
+
+def test_groups_with_one_value_take_the_pooled_variance():
+    # Four models: after leaving target t out, an example that t trained on has one IN shadow.
+    rng = np.random.default_rng(12)
+    keep = splits.keep_matrix(3, 4, 10)
+    phi = rng.normal(size=(4, 10, 2))
+    params = gaussian.leave_one_out(gaussian.fit_shadow_statistics(phi, keep), phi, keep)
+    for t in range(4):
+        members = keep[t]
+        np.testing.assert_array_equal(params.count_in[t], np.where(members, 1, 2))
+        np.testing.assert_array_equal(params.count_out[t], np.where(members, 2, 1))
+        np.testing.assert_allclose(params.var_in[t, members], np.broadcast_to(params.var_in_global[t], (members.sum(), 2)))
+        np.testing.assert_allclose(params.var_out[t, ~members], np.broadcast_to(params.var_out_global[t], ((~members).sum(), 2)))
+        # Two values: the unbiased variance (a - b)^2 / 2.
+        others = [m for m in range(4) if m != t]
+        for x in np.flatnonzero(~members):
+            a, b = [phi[m, x] for m in others if keep[m, x]]
+            np.testing.assert_allclose(params.var_in[t, x], (a - b) ** 2 / 2, rtol=1e-10)
+        assert np.all(params.var_in_global[t] > 1e-3)  # a real spread, not the floor

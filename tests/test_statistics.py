@@ -1,0 +1,117 @@
+"""lira.statistics: logit-scaled confidence, hinge and loss, computed from logits."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from lira import statistics
+
+
+def naive_phi(logits, labels):
+    """log(p_y / (1 - p_y)) with p = softmax(z), in float64, the textbook way."""
+    z = np.asarray(logits, dtype=np.float64)
+    labels = np.broadcast_to(labels, z.shape[:-1])
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        p = np.exp(z - z.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        p_y = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+        return np.log(p_y / (1 - p_y))
+
+
+@pytest.mark.parametrize(
+    "logit_shape, label_shape",
+    [((50, 10), (50,)), ((20, 7, 10), (20, 1)), ((20, 7, 10), (20, 7)), ((4, 3, 5, 2), (4, 3, 5))],
+)
+def test_logit_scaled_confidence_matches_naive_formula(logit_shape, label_shape):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(scale=3.0, size=logit_shape).astype(np.float32)
+    labels = rng.integers(0, logit_shape[-1], size=label_shape)
+    phi = statistics.logit_scaled_confidence(logits, labels)
+    expected = naive_phi(logits, labels)
+    assert phi.shape == logit_shape[:-1]
+    assert phi.dtype == np.float64
+    assert np.all(np.isfinite(expected))
+    np.testing.assert_allclose(phi, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_labels_broadcast_over_queries():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(6, 4, 5))
+    labels = rng.integers(0, 5, size=(6, 1))
+    phi = statistics.logit_scaled_confidence(logits, labels)
+    for q in range(4):
+        np.testing.assert_allclose(phi[:, q], statistics.logit_scaled_confidence(logits[:, q], labels[:, 0]), rtol=1e-12)
+
+
+def test_logit_scaled_confidence_finite_where_naive_overflows():
+    logits = np.array([[1000.0, 0.0, 0.0], [40.0, 0.0, 0.0], [0.0, 1000.0, 0.0], [-800.0, 0.0, 5.0]])
+    labels = np.array([0, 0, 0, 0])
+    naive = naive_phi(logits, labels)
+    assert not np.isfinite(naive[0]) and not np.isfinite(naive[1])  # p_y rounds to 1
+    phi = statistics.logit_scaled_confidence(logits, labels)
+    assert np.all(np.isfinite(phi))
+    np.testing.assert_allclose(phi[0], 1000 - np.log(2), rtol=1e-15)
+    np.testing.assert_allclose(phi[1], 40 - np.log(2), rtol=1e-15)
+    np.testing.assert_allclose(phi[2], -1000.0, rtol=1e-15)  # 0 - logsumexp(1000, 0)
+    np.testing.assert_allclose(phi[3], -800 - logsumexp([0.0, 5.0]), rtol=1e-15)
+
+
+def test_logit_scaled_confidence_is_z_y_minus_logsumexp_of_others():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(scale=200.0, size=(30, 10))
+    labels = rng.integers(0, 10, size=30)
+    phi = statistics.logit_scaled_confidence(logits, labels)
+    for i in range(30):
+        others = np.delete(logits[i], labels[i])
+        assert phi[i] == pytest.approx(logits[i, labels[i]] - logsumexp(others), rel=1e-12, abs=1e-9)
+
+
+def test_hinge():
+    logits = np.array([[3.0, 1.0, 2.5], [3.0, 1.0, 2.5], [0.0, 7.0, 7.0], [-1.0, -2.0, -3.0]])
+    labels = np.array([0, 1, 1, 2])
+    np.testing.assert_allclose(statistics.hinge(logits, labels), [0.5, -2.0, 0.0, -2.0])
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(5, 3, 8))
+    labels = rng.integers(0, 8, size=(5, 1))
+    got = statistics.hinge(logits, labels)
+    for i in range(5):
+        for q in range(3):
+            others = np.delete(logits[i, q], labels[i, 0])
+            assert got[i, q] == pytest.approx(logits[i, q, labels[i, 0]] - others.max(), abs=1e-12)
+
+
+def test_cross_entropy_against_direct_formula():
+    rng = np.random.default_rng(4)
+    logits = rng.normal(scale=2.0, size=(40, 6))
+    labels = rng.integers(0, 6, size=40)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.log(p[np.arange(40), labels])
+    np.testing.assert_allclose(statistics.cross_entropy(logits, labels), expected, rtol=1e-12)
+    # Large logits: exact values without overflow.
+    big = np.array([[1000.0, 0.0, 0.0], [1000.0, 0.0, 0.0]])
+    np.testing.assert_allclose(statistics.cross_entropy(big, np.array([1, 0])), [1000.0, 0.0], atol=1e-12)
+
+
+def test_all_statistics_keys_and_consistency():
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(7, 2, 4))
+    labels = rng.integers(0, 4, size=(7, 1))
+    values = statistics.all_statistics(logits, labels)
+    assert set(values) == {"logit_scaled_confidence", "hinge", "loss"}
+    # phi = log p - log(1 - p) with log p = -loss.
+    p = np.exp(-values["loss"])
+    np.testing.assert_allclose(values["logit_scaled_confidence"], np.log(p / (1 - p)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("function", [statistics.logit_scaled_confidence, statistics.hinge, statistics.cross_entropy])
+@pytest.mark.parametrize("bad_label", [-1, 3, 10])
+def test_label_out_of_range_raises(function, bad_label):
+    logits = np.zeros((4, 3))
+    labels = np.array([0, 1, bad_label, 2])
+    with pytest.raises(ValueError, match="labels"):
+        function(logits, labels)
+
+
+def test_single_class_raises():
+    with pytest.raises(ValueError, match="2 classes"):
+        statistics.logit_scaled_confidence(np.zeros((4, 1)), np.zeros(4, dtype=int))

@@ -1,0 +1,152 @@
+"""The real workflow, run by real snakemake on a tiny config in a temporary directory.
+
+One end-to-end run (module fixture), then dry runs that show which jobs a change invalidates.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO, planned_jobs, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.workflow
+ATTACKS = {"lira_online", "lira_online_global_variance", "lira_offline", "lira_offline_global_variance", "global_threshold"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, fashion_mnist_dir):
+    workdir = tmp_path_factory.mktemp("workflow")
+    config = tiny_config(fashion_mnist_dir)
+    write_config(workdir / "config.yaml", config)
+    snakemake(workdir)
+    return workdir, config
+
+
+def dry_run(workdir, config, name):
+    """Jobs a dry run plans for `config` against the finished tiny run."""
+    return planned_jobs(snakemake(workdir, "--dry-run", configfile=write_config(workdir / f"{name}.yaml", config)))
+
+
+def test_end_to_end_outputs(tiny_run):
+    workdir, config = tiny_run
+    results = workdir / "results" / "tiny"
+    pool = np.load(results / "pool.npz")
+    assert pool["x"].shape == (240, 1, 28, 28) and pool["x"].dtype == np.uint8
+    assert pool["y"].shape == (240,) and len(pool["holdout_y"]) == 50
+
+    logits = np.load(results / "logits" / "5.npy")
+    assert logits.shape == (240, 18, 10) and logits.dtype == np.float32  # mirror x 3 x 3 shifts
+    scores = np.load(results / "scores" / "5.npz")
+    assert scores["logit_scaled_confidence"].shape == (240, 18)
+
+    state = torch.load(results / "models" / "0.pt", weights_only=True)
+    assert all(isinstance(value, torch.Tensor) for value in state.values())
+
+    attack = np.load(results / "attacks" / "lira_online.npz")
+    assert attack["scores"].shape == (4, 240) and np.isfinite(attack["scores"]).all()
+    # Complementary pairs: models 0 and 1 never share an example.
+    assert not (attack["is_member"][0] & attack["is_member"][1]).any()
+    assert attack["is_member"].sum(axis=1).tolist() == [120] * 4
+
+    with open(results / "metrics.csv") as handle:
+        rows = {row["attack"]: row for row in csv.DictReader(handle)}
+    assert set(rows) == ATTACKS
+    for row in rows.values():
+        assert int(row["non_members"]) == 4 * 120 and 0.0 <= float(row["auc"]) <= 1.0
+        assert row["tpr@0.001%"] == ""  # 1e-5 * 480 < 1 negative: not measurable (empty in CSV)
+        assert 0.0 <= float(row["tpr@10%"]) <= 1.0 and float(row["fpr_achieved@10%"]) <= 0.1
+    markdown = (results / "metrics.md").read_text()
+    assert "not measurable" in markdown and "`lira_online`" in markdown
+
+    assert (results / "figures" / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (results / "figures" / "roc.pdf").read_bytes()[:5] == b"%PDF-"
+    for rule in ("pool", "train/0", "logits/0", "scores/0", "fit", "attack/lira_online", "evaluate", "figure"):
+        assert (results / "logs" / f"{rule}.log").stat().st_size > 0, rule
+
+
+def test_nothing_to_do_after_a_run(tiny_run):
+    workdir, config = tiny_run
+    assert dry_run(workdir, config, "same") == {}
+
+
+def test_settings_that_do_not_change_results_rerun_nothing(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["compute"].update(threads=2, eval_batch_size=64)
+    changed["train"] = dict(reversed(list(changed["train"].items())))  # key order is not a setting
+    assert dry_run(workdir, changed, "compute") == {}
+
+
+def test_attack_setting_reruns_only_attack_evaluate_figure(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["attack"]["offline_test"] = "two-sided"
+    # Only the two offline attacks use the offline test.
+    assert dry_run(workdir, changed, "offline") == {"attack": 2, "evaluate": 1, "figure": 1, "all": 1}
+    changed["attack"]["statistic"] = "hinge"
+    assert dry_run(workdir, changed, "hinge") == {"attack": 4, "evaluate": 1, "figure": 1, "all": 1}
+
+
+def test_evaluate_setting_reruns_only_evaluate(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["evaluate"]["fprs"] = [0.01, 0.05]
+    assert dry_run(workdir, changed, "fprs") == {"evaluate": 1, "all": 1}
+
+
+def test_more_shadow_models_train_only_the_new_ones(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["shadow_models"] = 8
+    jobs = dry_run(workdir, changed, "more_models")
+    assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["scores"] == 2
+    assert jobs["fit"] == 1 and jobs["attack"] == len(ATTACKS) and "pool" not in jobs
+
+
+def test_more_targets_reruns_attacks_not_models(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["attack"]["targets"] = 6
+    assert dry_run(workdir, changed, "targets") == {"attack": len(ATTACKS), "evaluate": 1, "figure": 1, "all": 1}
+
+
+def test_training_recipe_change_retrains_every_model(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["train"]["epochs"] = 4
+    jobs = dry_run(workdir, changed, "recipe")
+    assert jobs["train"] == 6 and jobs["logits"] == 6 and jobs["scores"] == 6 and "pool" not in jobs
+
+
+def test_query_change_reruns_logits_not_training(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["queries"]["shift"] = 0
+    jobs = dry_run(workdir, changed, "queries")
+    assert "train" not in jobs and jobs["logits"] == 6 and jobs["scores"] == 6
+
+
+def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
+    workdir, config = tiny_run
+    changed = copy.deepcopy(config)
+    changed["compute"]["device"] = "cuda"
+    changed["train"]["epochs"] = 5
+    process = snakemake(workdir, "--dry-run", configfile=write_config(workdir / "gpu.yaml", changed))
+    text = process.stdout + process.stderr
+    train_jobs = [block for block in text.split("\n\n") if "rule train:" in block]
+    assert len(train_jobs) == 6 and all("gpu=1" in block for block in train_jobs)
+
+
+def test_default_config_dry_run_and_lint(tmp_path):
+    """The shipped config plans its 64 trainings without any data present, and lints clean."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    jobs = planned_jobs(snakemake(tmp_path, "--dry-run"))
+    assert jobs["pool"] == 1 and jobs["train"] == 64 and jobs["logits"] == 64 and jobs["attack"] == len(ATTACKS)
+    lint = snakemake(tmp_path, "--lint", check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Lints for" not in lint.stdout + lint.stderr
