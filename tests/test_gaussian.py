@@ -46,7 +46,8 @@ def test_leave_one_out_matches_direct_computation(n_models, n_examples, n_querie
     rng = np.random.default_rng(n_models)
     keep = splits.keep_matrix(1, n_models, n_examples)
     # Per-example offsets and an IN/OUT shift, like real statistics.
-    phi = rng.normal(size=(1, n_examples, n_queries)) * 3 + 2.0 * keep[..., None] + rng.normal(size=(n_models, n_examples, n_queries))
+    centre = rng.normal(size=(1, n_examples, n_queries)) * 3
+    phi = centre + 2.0 * keep[..., None] + rng.normal(size=(n_models, n_examples, n_queries))
     fit = gaussian.fit_shadow_statistics(phi, keep)
     params = gaussian.leave_one_out(fit, phi, keep)
     assert params.mean_in.shape == (n_models, n_examples, n_queries)
@@ -74,7 +75,8 @@ def test_leave_one_out_for_a_subset_of_targets_and_without_target_axis():
     single = gaussian.leave_one_out(fit, phi[6], keep[6])
     for name in ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global"):
         np.testing.assert_allclose(getattr(subset, name), getattr(everything, name)[[3, 6]], rtol=1e-12)
-        np.testing.assert_allclose(np.squeeze(getattr(single, name)), np.squeeze(getattr(everything, name)[6]), rtol=1e-12)
+        expected = np.squeeze(getattr(everything, name)[6])
+        np.testing.assert_allclose(np.squeeze(getattr(single, name)), expected, rtol=1e-12)
     assert single.mean_in.shape == (15, 2)
 
 
@@ -176,8 +178,10 @@ def test_groups_with_one_value_take_the_pooled_variance():
         members = keep[t]
         np.testing.assert_array_equal(params.count_in[t], np.where(members, 1, 2))
         np.testing.assert_array_equal(params.count_out[t], np.where(members, 2, 1))
-        np.testing.assert_allclose(params.var_in[t, members], np.broadcast_to(params.var_in_global[t], (members.sum(), 2)))
-        np.testing.assert_allclose(params.var_out[t, ~members], np.broadcast_to(params.var_out_global[t], ((~members).sum(), 2)))
+        pooled_in = np.broadcast_to(params.var_in_global[t], (members.sum(), 2))
+        np.testing.assert_allclose(params.var_in[t, members], pooled_in)
+        pooled_out = np.broadcast_to(params.var_out_global[t], ((~members).sum(), 2))
+        np.testing.assert_allclose(params.var_out[t, ~members], pooled_out)
         # Two values: the unbiased variance (a - b)^2 / 2.
         others = [m for m in range(4) if m != t]
         for x in np.flatnonzero(~members):

@@ -40,7 +40,8 @@ def test_labels_broadcast_over_queries():
     labels = rng.integers(0, 5, size=(6, 1))
     phi = statistics.logit_scaled_confidence(logits, labels)
     for q in range(4):
-        np.testing.assert_allclose(phi[:, q], statistics.logit_scaled_confidence(logits[:, q], labels[:, 0]), rtol=1e-12)
+        one_query = statistics.logit_scaled_confidence(logits[:, q], labels[:, 0])
+        np.testing.assert_allclose(phi[:, q], one_query, rtol=1e-12)
 
 
 def test_logit_scaled_confidence_finite_where_naive_overflows():

@@ -11,10 +11,12 @@ files that are truncated, have a wrong magic number, or disagree with each other
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import pickle
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +60,7 @@ def read_idx(path: Path) -> np.ndarray:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise DatasetError(f"{path}: cannot read ({error})") from error
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise DatasetError(f"{path}: not an IDX file (magic number {raw[:4].hex() or 'missing'})")
@@ -108,9 +110,17 @@ def load_fashion_mnist(directory: Path) -> Dataset:
     return Dataset("fashion_mnist", splits["train"], splits["test"])
 
 
+def _latin1_encode(text, encoding="latin1", errors="strict"):
+    """How Python 3 pickles bytes at protocol <= 2: _codecs.encode(str, 'latin1'). Nothing else."""
+    if encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
+    return codecs.encode(text, "latin1")
+
+
 class _ArraysOnlyUnpickler(pickle.Unpickler):
     """CIFAR's batches are pickles of dicts of lists, bytes and numpy arrays; refuse anything else,
-    so a planted file cannot run code."""
+    so a planted file cannot run code. Reads Python 2's pickles (the published files) and Python 3's
+    protocol-2 pickles of the same dicts (which spell bytes as _codecs.encode(str, 'latin1'))."""
 
     _ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"),
@@ -120,12 +130,14 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     }
 
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
 
 
-def _read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+def _read_cifar_batch(path: Path, label_key: str, num_classes: int) -> Split:
     try:
         batch = _ArraysOnlyUnpickler(io.BytesIO(path.read_bytes()), encoding="latin1").load()
     except FileNotFoundError as error:
@@ -137,7 +149,8 @@ def _read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarra
     data = np.asarray(batch["data"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DatasetError(f"{path}: expected uint8 data [N, 3072], got {data.dtype} {data.shape}")
-    return data.reshape(-1, 3, 32, 32), np.asarray(batch[label_key])
+    # Checked per batch: counts that only agree in total would pair images with wrong labels.
+    return _check_split(data.reshape(-1, 3, 32, 32), np.asarray(batch[label_key]), num_classes, str(path))
 
 
 def load_cifar(directory: Path, name: str) -> Dataset:
@@ -150,9 +163,9 @@ def load_cifar(directory: Path, name: str) -> Dataset:
         label_key = "fine_labels"
     splits = {}
     for split, names in files.items():
-        parts = [_read_cifar_batch(folder / file, label_key) for file in names]
-        images = np.concatenate([p[0] for p in parts])
-        labels = np.concatenate([p[1] for p in parts])
+        parts = [_read_cifar_batch(folder / file, label_key, NUM_CLASSES[name]) for file in names]
+        images = np.concatenate([p.images for p in parts])
+        labels = np.concatenate([p.labels for p in parts])
         splits[split] = _check_split(images, labels, NUM_CLASSES[name], f"{folder} ({split})")
     return Dataset(name, splits["train"], splits["test"])
 

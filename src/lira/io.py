@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path next to `path`; rename it to `path` if the block succeeds."""
@@ -21,6 +25,7 @@ def atomic_path(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
+    os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should be as readable as any file
     try:
         yield Path(temporary)
         os.replace(temporary, path)

@@ -1,0 +1,189 @@
+"""lira.metrics: ROC with ties, TPR at low FPR, AUC and balanced accuracy against brute force."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lira import metrics
+
+
+def brute_force_auc(scores, labels):
+    positive, negative = scores[labels], scores[~labels]
+    greater = (positive[:, None] > negative[None, :]).sum()
+    ties = (positive[:, None] == negative[None, :]).sum()
+    return (greater + 0.5 * ties) / (positive.size * negative.size)
+
+
+def brute_force_rates(scores, labels):
+    """(fpr, tpr) of every threshold 'score >= t', including 'nothing is a member'."""
+    thresholds = np.r_[np.inf, np.unique(scores)[::-1]]  # descending, like the ROC
+    tpr = np.array([(scores[labels] >= t).mean() for t in thresholds])
+    fpr = np.array([(scores[~labels] >= t).mean() for t in thresholds])
+    return fpr, tpr
+
+
+def brute_force_tpr_at(scores, labels, alpha):
+    fpr, tpr = brute_force_rates(scores, labels)
+    allowed = fpr <= alpha
+    return tpr[allowed].max()
+
+
+def test_hand_computed_small_example():
+    scores = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+    labels = np.array([1, 0, 1, 0, 0], dtype=bool)
+    roc = metrics.roc_curve(scores, labels)
+    np.testing.assert_allclose(roc.fpr, [0, 0, 1 / 3, 1 / 3, 2 / 3, 1])
+    np.testing.assert_allclose(roc.tpr, [0, 0.5, 0.5, 1, 1, 1])
+    np.testing.assert_array_equal(roc.thresholds, [np.inf, 5, 4, 3, 2, 1])
+    assert (roc.n_positive, roc.n_negative) == (2, 3)
+    # Below one negative (1/3): not measurable.
+    assert all(math.isnan(v) for v in metrics.tpr_at_fpr(roc, 0.3))
+    assert metrics.tpr_at_fpr(roc, 0.34) == pytest.approx((1.0, 1 / 3))
+    assert metrics.tpr_at_fpr(roc, 0.5) == pytest.approx((1.0, 1 / 3))
+    assert metrics.tpr_at_fpr(roc, 0.99) == pytest.approx((1.0, 1 / 3))  # the first point reaching TPR 1
+    assert metrics.auc(roc) == pytest.approx(5 / 6)  # 5 of 6 (member, non-member) pairs ordered right
+    assert metrics.balanced_accuracy(roc) == pytest.approx(1 - (1 / 3) / 2)
+
+
+def test_tpr_at_exactly_one_negative():
+    scores = np.array([9.0, 8.0, 7.0, 1.0, 0.5, 0.4])
+    labels = np.array([1, 0, 1, 0, 1, 0], dtype=bool)
+    roc = metrics.roc_curve(scores, labels)
+    assert metrics.tpr_at_fpr(roc, 1 / 3) == pytest.approx((2 / 3, 1 / 3))
+    tpr, fpr = metrics.tpr_at_fpr(roc, 0.3333)  # just below one negative
+    assert math.isnan(tpr) and math.isnan(fpr)
+
+
+def test_tie_group_straddling_the_limit_is_not_split():
+    # Four negatives. The tie group at 5.0 holds a member (listed first) and two non-members.
+    scores = np.array([10.0, 5.0, 5.0, 5.0, 1.0, 0.0])
+    labels = np.array([1, 1, 0, 0, 0, 0], dtype=bool)
+    roc = metrics.roc_curve(scores, labels)
+    np.testing.assert_allclose(roc.fpr, [0, 0, 0.5, 0.75, 1])
+    np.testing.assert_allclose(roc.tpr, [0, 0.5, 1, 1, 1])
+    # FPR <= 25 %: taking "5.0" as member costs 50 % FPR, so only the threshold 10 qualifies,
+    # although the member in the tie comes first in input order.
+    assert metrics.tpr_at_fpr(roc, 0.25) == pytest.approx((0.5, 0.0))
+    assert metrics.tpr_at_fpr(roc, 0.5) == pytest.approx((1.0, 0.5))
+    # Reversing the input order changes nothing.
+    reversed_roc = metrics.roc_curve(scores[::-1], labels[::-1])
+    np.testing.assert_array_equal(reversed_roc.fpr, roc.fpr)
+    np.testing.assert_array_equal(reversed_roc.tpr, roc.tpr)
+
+
+def test_all_equal_scores_give_two_points():
+    roc = metrics.roc_curve(np.full(10, 0.3), np.arange(10) < 4)
+    np.testing.assert_array_equal(roc.fpr, [0.0, 1.0])
+    np.testing.assert_array_equal(roc.tpr, [0.0, 1.0])
+    assert metrics.auc(roc) == pytest.approx(0.5)
+    assert metrics.balanced_accuracy(roc) == pytest.approx(0.5)
+    assert metrics.tpr_at_fpr(roc, 0.5) == (0.0, 0.0)
+
+
+def test_tied_scores_make_one_roc_point_each():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 6, size=200).astype(float)
+    labels = rng.random(200) < 0.4
+    roc = metrics.roc_curve(scores, labels)
+    assert len(roc.fpr) == len(np.unique(scores)) + 1
+    fpr, tpr = brute_force_rates(scores, labels)
+    np.testing.assert_allclose(roc.fpr, fpr)
+    np.testing.assert_allclose(roc.tpr, tpr)
+    assert np.all(np.diff(roc.fpr) >= 0) and np.all(np.diff(roc.tpr) >= 0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_auc_balanced_accuracy_and_tpr_against_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    n = 300
+    labels = rng.random(n) < 0.5
+    # Rounded scores: many ties across the two classes.
+    scores = np.round(rng.normal(size=n) + 0.8 * labels, 1)
+    roc = metrics.roc_curve(scores, labels)
+    assert metrics.auc(roc) == pytest.approx(brute_force_auc(scores, labels), abs=1e-12)
+    fpr, tpr = brute_force_rates(scores, labels)
+    assert metrics.balanced_accuracy(roc) == pytest.approx(np.max(1 - (fpr + 1 - tpr) / 2), abs=1e-12)
+    n_negative = (~labels).sum()
+    for alpha in (0.01, 0.05, 0.1, 0.3):
+        tpr_alpha, fpr_alpha = metrics.tpr_at_fpr(roc, alpha)
+        if alpha * n_negative < 1:
+            assert math.isnan(tpr_alpha)
+            continue
+        assert tpr_alpha == pytest.approx(brute_force_tpr_at(scores, labels, alpha))
+        assert fpr_alpha <= alpha
+        # The achieved FPR is that of a real threshold with that TPR.
+        assert any(np.isclose(f, fpr_alpha) and np.isclose(t, tpr_alpha) for f, t in zip(fpr, tpr))
+
+
+def test_perfect_and_inverted_scores():
+    labels = np.array([1, 1, 0, 0, 0], dtype=bool)
+    roc = metrics.roc_curve(np.array([5.0, 4, 3, 2, 1]), labels)
+    assert metrics.auc(roc) == 1.0 and metrics.balanced_accuracy(roc) == 1.0
+    roc = metrics.roc_curve(np.array([1.0, 2, 3, 4, 5]), labels)
+    assert metrics.auc(roc) == 0.0
+    assert metrics.balanced_accuracy(roc) == 0.5  # the trivial thresholds
+    assert metrics.tpr_at_fpr(roc, 0.5) == (0.0, 0.0)
+
+
+def test_scores_of_any_shape_are_flattened():
+    rng = np.random.default_rng(1)
+    scores = rng.normal(size=(3, 40))
+    labels = rng.random((3, 40)) < 0.5
+    a = metrics.roc_curve(scores, labels)
+    b = metrics.roc_curve(scores.ravel(), labels.ravel())
+    np.testing.assert_array_equal(a.fpr, b.fpr)
+    np.testing.assert_array_equal(a.tpr, b.tpr)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_scores_raise(bad):
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        metrics.roc_curve(np.array([1.0, bad, 0.0]), np.array([1, 0, 0], dtype=bool))
+
+
+def test_missing_class_raises():
+    with pytest.raises(ValueError, match="members and non-members"):
+        metrics.roc_curve(np.array([1.0, 2.0]), np.array([True, True]))
+    with pytest.raises(ValueError, match="members and non-members"):
+        metrics.roc_curve(np.array([1.0, 2.0]), np.array([False, False]))
+
+
+def test_size_mismatch_raises():
+    with pytest.raises(ValueError, match="differ in size"):
+        metrics.roc_curve(np.zeros(3), np.array([True, False]))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, 1.5])
+def test_tpr_at_fpr_bad_alpha_raises(alpha):
+    roc = metrics.roc_curve(np.array([1.0, 0.0]), np.array([True, False]))
+    with pytest.raises(ValueError):
+        metrics.tpr_at_fpr(roc, alpha)
+
+
+def test_fpr_label():
+    assert metrics.fpr_label(0.001) == "0.1%"
+    assert metrics.fpr_label(1e-5) == "0.001%"
+    assert metrics.fpr_label(0.01) == "1%"
+    assert metrics.fpr_label(0.1) == "10%"
+    assert metrics.fpr_label(0.0001) == "0.01%"
+
+
+def test_summarise_row():
+    rng = np.random.default_rng(2)
+    labels = np.arange(2000) < 1000  # 1000 non-members
+    scores = rng.normal(size=2000) + 1.0 * labels
+    row = metrics.summarise(scores, labels, [1e-5, 1e-3, 1e-2])
+    assert set(row) == {
+        "auc", "balanced_accuracy", "members", "non_members",
+        "tpr@0.001%", "fpr_achieved@0.001%", "tpr@0.1%", "fpr_achieved@0.1%", "tpr@1%", "fpr_achieved@1%",
+    }
+    assert (row["members"], row["non_members"]) == (1000, 1000)
+    assert math.isnan(row["tpr@0.001%"]) and math.isnan(row["fpr_achieved@0.001%"])  # < 1 negative
+    roc = metrics.roc_curve(scores, labels)
+    assert row["tpr@0.1%"] == pytest.approx(brute_force_tpr_at(scores, labels, 1e-3))
+    assert row["fpr_achieved@0.1%"] <= 1e-3
+    assert row["tpr@1%"] == pytest.approx(brute_force_tpr_at(scores, labels, 1e-2))
+    assert row["auc"] == pytest.approx(brute_force_auc(scores, labels))
+    assert row["balanced_accuracy"] == pytest.approx(metrics.balanced_accuracy(roc))
+    assert 0.7 < row["auc"] < 0.8  # Phi(1 / sqrt 2) = 0.76
