@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -11,26 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from formats import write_cifar10, write_fashion_mnist
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
-
-
-def write_idx(path: Path, array: np.ndarray, gzipped: bool = True) -> None:
-    """Write `array` (uint8) in the IDX format of the MNIST family."""
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if gzipped else data)
-
-
-def write_fashion_mnist(directory: Path, n_train: int = 300, n_test: int = 100, seed: int = 0) -> Path:
-    """Random 28x28 images with random labels, as the four gzipped IDX files Debian ships."""
-    rng = np.random.default_rng(seed)
-    directory.mkdir(parents=True, exist_ok=True)
-    for prefix, count in (("train", n_train), ("t10k", n_test)):
-        write_idx(directory / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8))
-        write_idx(directory / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count, dtype=np.uint8))
-    return directory
 
 
 def tiny_config(data_directory: Path, **overrides) -> dict:
@@ -98,3 +80,10 @@ def planned_jobs(process) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def fashion_mnist_dir(tmp_path_factory) -> Path:
     return write_fashion_mnist(tmp_path_factory.mktemp("fashion-mnist"))
+
+
+@pytest.fixture(scope="session")
+def cifar10_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cifar")
+    write_cifar10(root, style="python2", sizes=(20, 20, 20, 20, 20, 30))
+    return root

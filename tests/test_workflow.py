@@ -138,8 +138,10 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
     changed["train"]["epochs"] = 5
     process = snakemake(workdir, "--dry-run", configfile=write_config(workdir / "gpu.yaml", changed))
     text = process.stdout + process.stderr
-    train_jobs = [block for block in text.split("\n\n") if "rule train:" in block]
-    assert len(train_jobs) == 6 and all("gpu=1" in block for block in train_jobs)
+    jobs = text.split("\nrule ")[1:]  # one chunk per planned job, starting with its rule name
+    gpu_jobs = [job for job in jobs if job.startswith(("train:", "logits:"))]
+    assert len(gpu_jobs) == 12 and all("gpu=1" in job.split("Job stats")[0] for job in gpu_jobs)
+    assert not any("gpu=1" in job for job in jobs if job.startswith(("scores:", "fit:", "attack:")))
 
 
 def test_default_config_dry_run_and_lint(tmp_path):
@@ -150,3 +152,20 @@ def test_default_config_dry_run_and_lint(tmp_path):
     lint = snakemake(tmp_path, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr
+
+
+def test_cifar10_with_a_wide_resnet_end_to_end(tmp_path, cifar10_dir):
+    """The paper's path on tiny files: CIFAR-10 python batches, a WRN, 18 queries of shift 4."""
+    config = tiny_config(cifar10_dir, experiment="tiny-cifar", shadow_models=4)
+    config["data"].update(dataset="cifar10", pool_size=64, holdout_size=20)
+    config["model"] = {"arch": "wrn", "depth": 10, "width": 1}
+    config["train"].update(epochs=1, augment={"mirror": True, "shift": 4, "padding": "reflect"})
+    config["queries"].update(shift=4, stride=4)
+    config["attack"]["targets"] = 2
+    write_config(tmp_path / "config.yaml", config)
+    snakemake(tmp_path)
+    results = tmp_path / "results" / "tiny-cifar"
+    assert np.load(results / "pool.npz")["x"].shape == (64, 3, 32, 32)
+    assert np.load(results / "logits" / "3.npy").shape == (64, 18, 10)
+    with open(results / "metrics.csv") as handle:
+        assert {row["attack"] for row in csv.DictReader(handle)} == ATTACKS
