@@ -1,11 +1,16 @@
 # LiRA, the Likelihood Ratio Attack (Carlini et al., IEEE S&P 2022), as a Snakemake workflow.
 #
-#   pool -> train (one job per shadow model) -> logits -> scores -> fit -> attack -> evaluate, figure
+#   pool -> train (one job per shadow model) -> logits -> scores -> shadows -> fit -> attack
+#        -> evaluate -> tables; figures
 #
 # Every output lives under results/<experiment>/; config.yaml explains every setting.
+# `snakemake --report report.html` gathers every table and figure, captioned.
 
 
 configfile: "config.yaml"
+
+
+report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
@@ -21,8 +26,9 @@ include: "rules/figure.smk"
 
 rule all:
     default_target: True
+    """Tables I-III, every figure, and the metrics of every attack."""
     input:
-        result("metrics.csv"),
-        result("metrics.md"),
-        result("figures/roc.png"),
-        result("figures/roc.pdf"),
+        rules.tables.output,
+        rules.figure_roc.output,
+        rules.figure_shadow_count.output,
+        rules.figure_examples.output,

@@ -2,15 +2,19 @@ rule attack:
     """Score every pool example against each of the first T models as the target, its shadows
     being the other N-1 models (leave-one-out): [T, pool] scores, higher = member."""
     input:
+        **SHADOWS,
         fit=result("fit.npz"),
-        targets=model_outputs("scores", range(N_TARGETS)),
+        pool=result("pool.npz"),
     output:
         result("attacks/{attack}.npz"),
     log:
         result("logs/attack/{attack}.log"),
+    benchmark:
+        result("benchmarks/attack/{attack}.tsv")
     conda:
         "../envs/analysis.yaml"
     params:
         settings=attack_settings,
+        queries=setting("queries"),
     script:
         "../scripts/attack.py"

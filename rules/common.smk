@@ -1,6 +1,7 @@
 # Helpers shared by every rule: config validation, paths, and the values that decide each output.
 
 import os
+import sys
 
 from snakemake.utils import min_version, validate
 
@@ -28,12 +29,17 @@ if N_TARGETS > N_MODELS:
         f"attack.targets={N_TARGETS}: cannot exceed shadow_models={N_MODELS} (targets are shadows held out in turn)"
     )
 
-ATTACKS = [
-    "lira_online",
-    "lira_online_global_variance",
-    "lira_offline",
-    "lira_offline_global_variance",
-    "global_threshold",
+# Every attack, by name (lira.catalog: what each is, which table shows it).
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from lira import catalog
+
+ATTACKS = list(catalog.attacks(config))
+STACKED = [
+    "logit_scaled_confidence",
+    "hinge",
+    "loss",
+    "modified_entropy",
+    "probability",
 ]
 
 # The GPU resource makes `--resources gpu=K` and SLURM's --gpus see the jobs that need a device.
@@ -69,18 +75,16 @@ def _sorted(value):
 
 
 def attack_settings(wildcards):
-    """The settings that attack {attack} actually uses, so changing, say, the offline test reruns
-    only the offline attacks."""
-    used = {}
-    if wildcards.attack.startswith("lira"):
-        used["statistic"] = config["attack"]["statistic"]
-    if wildcards.attack.startswith("lira_offline"):
-        used["offline_test"] = config["attack"]["offline_test"]
-    return used
+    """Exactly the settings that decide attack {attack}'s output (lira.catalog.settings), so a
+    changed setting reruns only the attacks that use it."""
+    return _sorted(catalog.settings(wildcards.attack, config))
 
 
 def model_outputs(kind, models):
     return [result(f"{kind}/{model}.npz") for model in models]
+
+
+SHADOWS = {name: result(f"shadows/{name}.npy") for name in STACKED + ["keep"]}
 
 
 wildcard_constraints:

@@ -1,8 +1,27 @@
+rule shadows:
+    """Stack every model's statistics into one array per statistic, [N, pool, queries] float32,
+    with keep.npy, bool [N, pool]: what model i trained on. Attacks memory-map these."""
+    input:
+        scores=model_outputs("scores", range(N_MODELS)),
+    output:
+        **SHADOWS,
+    log:
+        result("logs/shadows.log"),
+    benchmark:
+        result("benchmarks/shadows.tsv")
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        seed=setting("seed"),
+    script:
+        "../scripts/shadows.py"
+
+
 rule fit:
     """Per-example IN/OUT sufficient statistics over all N shadow models, from which the
     leave-one-out Gaussians of any target follow without refitting."""
     input:
-        scores=model_outputs("scores", range(N_MODELS)),
+        **SHADOWS,
     output:
         result("fit.npz"),
     log:
@@ -11,7 +30,5 @@ rule fit:
         result("benchmarks/fit.tsv")
     conda:
         "../envs/analysis.yaml"
-    params:
-        seed=setting("seed"),
     script:
         "../scripts/fit.py"

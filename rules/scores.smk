@@ -10,5 +10,8 @@ rule scores:
         result("logs/scores/{model}.log"),
     conda:
         "../envs/analysis.yaml"
+    params:
+        # The set of statistics stored: adding one recomputes the (cheap) scores, not the logits.
+        statistics=list(catalog.SCORE_STATISTICS),
     script:
         "../scripts/scores.py"

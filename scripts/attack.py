@@ -1,36 +1,37 @@
-"""Snakemake adapter: fit.npz + the targets' scores -> attacks/<attack>.npz.
+"""Snakemake adapter: shadows/*.npy + fit.npz -> attacks/<attack>.npz.
 
-Output: scores float64 [T, pool] (higher = member) and is_member bool [T, pool], for targets
-0..T-1, each attacked with the other N-1 models as its shadows.
-"""
+Output: scores float64 [T, pool] (higher = member), is_member bool [T, pool] for targets
+0..T-1 (each attacked with the other N-1 models as its shadows), the smallest FPR the attack can
+resolve, and its settings (JSON)."""
+
+import json
 
 import numpy as np
 
 from lira import attacks, io
-from lira.gaussian import ShadowFit, leave_one_out
+from lira.gaussian import ShadowFit
+from lira.queries import nested_subsets
 
 log = io.job_logger(snakemake.log[0])
-attack = snakemake.wildcards.attack
 settings = snakemake.params.settings
+shadows = {name: np.load(path, mmap_mode="r") for name, path in snakemake.input.items() if name not in ("keep", "fit", "pool")}
+keep = io.load_array(snakemake.input.keep)  # bool [N, pool]
 fit_arrays = io.load_arrays(snakemake.input.fit)
-target_scores = [io.load_arrays(path) for path in snakemake.input.targets]
-n_targets = len(target_scores)
+fits = {name: ShadowFit.from_arrays(fit_arrays, prefix=f"{name}.") for name in shadows}
+labels = io.load_arrays(snakemake.input.pool)["y"]
+q = snakemake.params.queries
+queries = slice(None) if settings["queries"] == "all" else nested_subsets(q["mirror"], q["shift"], q["stride"])[settings["queries"]]
 
-is_member = fit_arrays["keep"][:n_targets]  # bool [T, pool]
-
-if attack == "global_threshold":
-    scores = attacks.global_threshold(np.stack([s["loss"] for s in target_scores]))
-else:
-    fit = ShadowFit.from_arrays(fit_arrays, prefix=f"{settings['statistic']}.")
-    target_phi = np.stack([s[settings["statistic"]] for s in target_scores])  # [T, pool, queries]
-    params = leave_one_out(fit, target_phi, is_member)
-    global_variance = attack.endswith("global_variance")
-    if attack.startswith("lira_online"):
-        scores = attacks.lira_online(target_phi, params, global_variance)
-    else:
-        scores = attacks.lira_offline(target_phi, params, global_variance, settings["offline_test"])
-
+scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries)
 if not np.all(np.isfinite(scores)):
-    raise FloatingPointError(f"{attack}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
-io.save_arrays(snakemake.output[0], scores=scores, is_member=is_member, targets=np.arange(n_targets))
-log.info("%s %s: scores %s for %d targets from %d models", attack, settings, scores.shape, n_targets, len(fit_arrays["keep"]))
+    raise FloatingPointError(f"{snakemake.wildcards.attack}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
+n_targets = settings["targets"]
+io.save_arrays(
+    snakemake.output[0],
+    scores=scores,
+    is_member=keep[:n_targets],
+    targets=np.arange(n_targets),
+    min_fpr=np.float64(min_fpr),
+    settings=np.array(json.dumps(settings, sort_keys=True)),
+)
+log.info("%s %s: scores %s from %d models", snakemake.wildcards.attack, settings, scores.shape, len(keep))

@@ -8,6 +8,7 @@ labels = io.load_arrays(snakemake.input.pool)["y"]  # [pool]
 logits = io.load_array(snakemake.input.logits)  # [pool, queries, classes]
 if logits.ndim != 3 or logits.shape[0] != labels.shape[0]:
     raise ValueError(f"{snakemake.input.logits}: expected [{labels.shape[0]}, queries, classes], got {logits.shape}")
-statistics = {name: value.astype("float32") for name, value in all_statistics(logits, labels[:, None]).items()}
+computed = all_statistics(logits, labels[:, None])
+statistics = {name: computed[name].astype("float32") for name in snakemake.params.statistics}
 io.save_arrays(snakemake.output[0], **statistics)
 log.info("statistics %s of shape %s", sorted(statistics), logits.shape[:2])

@@ -12,8 +12,9 @@ def direct_params(phi, keep, t):
 
     - mean: per example; NaN when the group is empty;
     - var_*_global: sum over examples and the group's models of (phi - mu(x))^2 / the group's total count;
-    - var: per example, unbiased (ddof=1) when the group holds >= 2 values, else the pooled variance
-      (a member of the target has one IN shadow fewer, and a biased estimator would leak that);
+    - var: per example, unbiased (ddof=1) when every example's group holds >= 2 values, else the
+      pooled variance for all examples (a member of the target has one IN shadow fewer, so both a
+      biased estimator and a per-example fallback would leak membership);
     all variances floored at MIN_VARIANCE.
     """
     others = np.arange(phi.shape[0]) != t
@@ -35,7 +36,7 @@ def direct_params(phi, keep, t):
                 total += len(values)
         result[f"mean_{group}"] = mean
         pooled = np.maximum(squared / total, MIN_VARIANCE)
-        result[f"var_{group}"] = np.maximum(np.where(np.isnan(var), pooled, var), MIN_VARIANCE)
+        result[f"var_{group}"] = np.maximum(np.where(np.isnan(var).any(), pooled, var), MIN_VARIANCE)
         result[f"var_{group}_global"] = pooled
         result[f"count_{group}"] = mask.sum(axis=0)
     return result
@@ -169,7 +170,8 @@ def test_shape_mismatch_errors():
 
 
 def test_groups_with_one_value_take_the_pooled_variance():
-    # Four models: after leaving target t out, an example that t trained on has one IN shadow.
+    # Four models: after leaving target t out, an example that t trained on has one IN shadow, so
+    # every example takes the pooled variance (else membership would choose the estimator).
     rng = np.random.default_rng(12)
     keep = splits.keep_matrix(3, 4, 10)
     phi = rng.normal(size=(4, 10, 2))
@@ -178,13 +180,17 @@ def test_groups_with_one_value_take_the_pooled_variance():
         members = keep[t]
         np.testing.assert_array_equal(params.count_in[t], np.where(members, 1, 2))
         np.testing.assert_array_equal(params.count_out[t], np.where(members, 2, 1))
-        pooled_in = np.broadcast_to(params.var_in_global[t], (members.sum(), 2))
-        np.testing.assert_allclose(params.var_in[t, members], pooled_in)
-        pooled_out = np.broadcast_to(params.var_out_global[t], ((~members).sum(), 2))
-        np.testing.assert_allclose(params.var_out[t, ~members], pooled_out)
-        # Two values: the unbiased variance (a - b)^2 / 2.
-        others = [m for m in range(4) if m != t]
-        for x in np.flatnonzero(~members):
-            a, b = [phi[m, x] for m in others if keep[m, x]]
-            np.testing.assert_allclose(params.var_in[t, x], (a - b) ** 2 / 2, rtol=1e-10)
+        np.testing.assert_allclose(params.var_in[t], np.broadcast_to(params.var_in_global[t], (10, 2)))
+        np.testing.assert_allclose(params.var_out[t], np.broadcast_to(params.var_out_global[t], (10, 2)))
         assert np.all(params.var_in_global[t] > 1e-3)  # a real spread, not the floor
+
+
+def test_per_example_variance_is_unbiased_when_every_group_has_two_values():
+    rng = np.random.default_rng(13)
+    keep = splits.keep_matrix(3, 6, 10)
+    phi = rng.normal(size=(6, 10, 2))
+    params = gaussian.leave_one_out(gaussian.fit_shadow_statistics(phi, keep), phi, keep)
+    others = [m for m in range(6) if m != 0]
+    for x in np.flatnonzero(~keep[0]):  # a non-member of target 0 has 3 IN shadows
+        values = np.array([phi[m, x] for m in others if keep[m, x]])
+        np.testing.assert_allclose(params.var_in[0, x], values.var(axis=0, ddof=1), rtol=1e-10)

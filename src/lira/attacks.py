@@ -1,11 +1,17 @@
 """Membership-inference attacks on arrays of per-example statistics (numpy/scipy only).
 
 Every attack returns a score per (target, example), [T, n]: higher means "member". Inputs are
-the targets' own statistics [T, n, Q] (Q queries) and, for LiRA, the leave-one-out Gaussian
-parameters of lira.gaussian.
+the targets' own statistics [T, n, Q] (Q queries; query 0 is the un-augmented example) and
+what the attack learns from shadow models: the leave-one-out Gaussian parameters of
+lira.gaussian, or the shadows' raw values [N, n, Q] with their keep masks [N, n].
+
+Conventions: `s` denotes a statistic oriented so that higher means "more member-like"
+(logit-scaled confidence, or minus the loss); `loss` is the cross-entropy.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from scipy.special import log_ndtr
@@ -18,6 +24,9 @@ OFFLINE_TESTS = ("one-sided", "two-sided")
 def log_normal_pdf(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """log N(x; mean, var), elementwise."""
     return -0.5 * (np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
+
+
+# --- LiRA ----------------------------------------------------------------------------------------
 
 
 def lira_online(target_phi: np.ndarray, params: GaussianParams, global_variance: bool = False) -> np.ndarray:
@@ -59,7 +68,281 @@ def lira_offline(
     return per_query.mean(axis=-1)
 
 
-def global_threshold(target_loss: np.ndarray) -> np.ndarray:
-    """Yeom et al.'s LOSS attack: score = -loss on the un-augmented query (index 0), compared with
-    one threshold shared by all examples. Needs no shadow models."""
-    return -np.asarray(target_loss, dtype=np.float64)[..., 0]
+def leave_one_out_medians(shadow_values: np.ndarray, keep: np.ndarray, targets: np.ndarray):
+    """Per-example medians of the IN and of the OUT shadows, each target left out in turn
+    (the reference code's centre): two arrays [T, n, Q] (NaN where a group is empty).
+
+    shadow_values [N, n, Q], keep [N, n], targets [T] model indices."""
+    values = np.asarray(shadow_values, dtype=np.float64)
+    medians_in, medians_out = [], []
+    for target in targets:
+        others = np.arange(len(values)) != target
+        inside = keep[others][..., None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an empty group's median is NaN
+            medians_in.append(np.nanmedian(np.where(inside, values[others], np.nan), axis=0))
+            medians_out.append(np.nanmedian(np.where(inside, np.nan, values[others]), axis=0))
+    return np.stack(medians_in), np.stack(medians_out)
+
+
+# --- Baselines of the paper's Table I -------------------------------------------------------------
+
+
+def global_threshold(target_s: np.ndarray) -> np.ndarray:
+    """Yeom et al. (LOSS) and its Table II variants: one threshold shared by all examples.
+
+        score = mean_q s_q
+
+    With s = -loss on the identity query this is Yeom's attack; with s = logit-scaled confidence
+    it is "+ logit scaling"; over all queries "+ queries". Needs no shadow models."""
+    return np.asarray(target_s, dtype=np.float64).mean(axis=-1)
+
+
+def sablayrolles(target_s: np.ndarray, params: GaussianParams) -> np.ndarray:
+    """Sablayrolles et al.: a per-example threshold halfway between the shadows' IN and OUT means,
+
+        score = mean_q [ s_q - (mu_in + mu_out) / 2 ]."""
+    return (target_s - (params.mean_in + params.mean_out) / 2).mean(axis=-1)
+
+
+def watson(target_s: np.ndarray, params: GaussianParams) -> np.ndarray:
+    """Watson et al. (difficulty calibration, offline): score = mean_q [ s_q - mu_out ]."""
+    return (target_s - params.mean_out).mean(axis=-1)
+
+
+def ye(target_loss: np.ndarray, shadow_loss: np.ndarray, keep: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Ye et al.'s attack R: a per-example non-parametric one-sided test,
+
+        score = fraction of OUT shadows (target left out) whose loss is >= the target's loss.
+
+    target_loss [T, n], shadow_loss [N, n], keep [N, n]. The score moves in steps of
+    1 / (number of OUT shadows), so no FPR below that can be reached (see `ye_resolution`)."""
+    shadow_loss = np.asarray(shadow_loss, dtype=np.float64)
+    scores = np.empty(np.shape(target_loss), dtype=np.float64)
+    for row, target in enumerate(targets):
+        out = ~keep & (np.arange(len(keep)) != target)[:, None]  # [N, n]
+        at_least = (shadow_loss >= target_loss[row]) & out
+        scores[row] = at_least.sum(axis=0) / np.maximum(out.sum(axis=0), 1)
+    return scores
+
+
+def ye_resolution(keep: np.ndarray, targets: np.ndarray) -> float:
+    """The smallest FPR attack R can resolve: 1 / the fewest OUT shadows any example has."""
+    fewest = min(int((~keep & (np.arange(len(keep)) != t)[:, None]).sum(axis=0).min()) for t in targets)
+    return 1.0 / max(fewest, 1)
+
+
+def best_threshold(values: np.ndarray, is_member: np.ndarray) -> float:
+    """The threshold tau maximising balanced accuracy of the rule "member iff value < tau" (ties
+    count together); tau is the midpoint between consecutive distinct values."""
+    order = np.argsort(values, kind="stable")
+    sorted_values, sorted_members = values[order], is_member[order]
+    n_members = max(int(is_member.sum()), 1)
+    n_non = max(int((~is_member).sum()), 1)
+    # Predicting "member" for the first k sorted values, for every k at a change of value.
+    true_positive = np.r_[0, np.cumsum(sorted_members)]
+    false_positive = np.r_[0, np.cumsum(~sorted_members)]
+    cut = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1, len(values)]
+    accuracy = (true_positive[cut] / n_members + 1 - false_positive[cut] / n_non) / 2
+    k = cut[int(np.argmax(accuracy))]
+    if k == 0:
+        return float(sorted_values[0]) - 1.0
+    if k == len(values):
+        return float(sorted_values[-1]) + 1.0
+    return float((sorted_values[k - 1] + sorted_values[k]) / 2)
+
+
+def song_mittal(
+    target_mentr: np.ndarray, shadow_mentr: np.ndarray, keep: np.ndarray, labels: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """Song & Mittal: modified entropy Mentr (lira.statistics.modified_entropy) compared with a
+    threshold per class, learned from the shadows (target left out) to maximise balanced accuracy:
+
+        score = tau_{y(x)} - Mentr(f(x), y(x))
+
+    target_mentr [T, n], shadow_mentr [N, n], keep [N, n], labels [n]."""
+    scores = np.empty(np.shape(target_mentr), dtype=np.float64)
+    for row, target in enumerate(targets):
+        others = np.arange(len(keep)) != target
+        for label in np.unique(labels):
+            of_class = labels == label
+            tau = best_threshold(shadow_mentr[others][:, of_class].ravel(), keep[others][:, of_class].ravel())
+            scores[row, of_class] = tau - target_mentr[row, of_class]
+    return scores
+
+
+def logistic_regression(features: np.ndarray, is_member: np.ndarray, l2: float = 1e-3, iterations: int = 50):
+    """Weights w [d + 1] (last: bias) of L2-regularised logistic regression, by Newton's method.
+    Convex, so deterministic; the small ridge keeps separable classes finite."""
+    x = np.c_[features, np.ones(len(features))]
+    y = is_member.astype(np.float64)
+    w = np.zeros(x.shape[1])
+    ridge = l2 * len(x) * np.eye(x.shape[1])
+    ridge[-1, -1] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y) + ridge @ w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge + 1e-9 * np.eye(x.shape[1])
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return w
+
+
+def shokri(
+    target_features: np.ndarray,
+    shadow_features: np.ndarray,
+    keep: np.ndarray,
+    labels: np.ndarray,
+    targets: np.ndarray,
+    max_train: int = 20000,
+    seed: int = 0,
+) -> np.ndarray:
+    """Shokri et al.: an attack classifier per class, trained on the shadows' (output, IN/OUT)
+    pairs (target left out), applied to the target's output:
+
+        score = w_y . standardise(features(x)) + b_y   (the classifier's log-odds of "member")
+
+    Classifier: logistic regression on per-example features of the model's output (here the
+    logit-scaled confidence, hinge and modified entropy of the identity query), one per class.
+    The original uses small neural networks on the probability vector; these three features
+    summarise it, and a convex linear model is deterministic and cannot overfit the few thousand
+    shadow examples per class. At most `max_train` shadow pairs per class (seeded subsample).
+
+    target_features [T, n, d], shadow_features [N, n, d], keep [N, n], labels [n]."""
+    rng = np.random.default_rng(seed)
+    scores = np.empty(np.shape(target_features)[:2], dtype=np.float64)
+    for row, target in enumerate(targets):
+        others = np.arange(len(keep)) != target
+        for label in np.unique(labels):
+            of_class = labels == label
+            x = shadow_features[others][:, of_class].reshape(-1, shadow_features.shape[-1])
+            y = keep[others][:, of_class].ravel()
+            if len(x) > max_train:
+                chosen = rng.choice(len(x), max_train, replace=False)
+                x, y = x[chosen], y[chosen]
+            mean, std = x.mean(axis=0), x.std(axis=0) + 1e-12
+            w = logistic_regression((x - mean) / std, y)
+            scores[row, of_class] = ((target_features[row, of_class] - mean) / std) @ w[:-1] + w[-1]
+    return scores
+
+
+# --- Beyond the paper -----------------------------------------------------------------------------
+
+
+def rmia(
+    target_probability: np.ndarray,
+    reference_probability: np.ndarray,
+    population: np.ndarray,
+    gamma: float = 1.0,
+) -> np.ndarray:
+    """RMIA (Zarifzadeh et al., ICML 2024): how often x's likelihood ratio beats population points',
+
+        LR(x) = Pr(x | theta) / Pr(x),   score(x) = fraction of z in Z with LR(x) / LR(z) >= gamma,
+
+    where Pr(x | theta) is the target's probability of the true label (mean over queries) and
+    Pr(x) its expectation over reference models (see `rmia_reference`). target_probability and
+    reference_probability [T, n]; population: pool indices of Z (their own LRs come from the same
+    arrays). The score moves in steps of 1 / |Z|."""
+    ratio = target_probability / reference_probability  # [T, n]
+    scores = np.empty_like(ratio)
+    for row in range(len(ratio)):
+        population_ratio = np.sort(ratio[row, population])
+        # number of z with LR(z) <= LR(x) / gamma
+        scores[row] = np.searchsorted(population_ratio, ratio[row] / gamma, side="right") / len(population)
+    return scores
+
+
+def rmia_reference(params: GaussianParams, offline_a: float | None = None) -> np.ndarray:
+    """Pr(x) from reference models' probabilities (params fitted to the probability p_y, mean over
+    queries taken here): online, the mean over all references (IN and OUT);
+    offline, the paper's linear approximation from OUT references only,
+    Pr(x) = ((1 + a) * mean_out + (1 - a)) / 2."""
+    if offline_a is None:
+        count_in = params.count_in[..., None]
+        count_out = params.count_out[..., None]
+        mean = (count_in * np.nan_to_num(params.mean_in) + count_out * np.nan_to_num(params.mean_out)) / (
+            count_in + count_out
+        )
+    else:
+        mean = ((1 + offline_a) * params.mean_out + (1 - offline_a)) / 2
+    return np.maximum(mean.mean(axis=-1), 1e-30)
+
+
+# --- Running an attack by its settings (lira.catalog) ---------------------------------------------
+
+
+def _select_queries(params: GaussianParams, queries) -> GaussianParams:
+    fields = ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global")
+    selected = {name: getattr(params, name)[..., queries] for name in fields}
+    return GaussianParams(**selected, count_in=params.count_in, count_out=params.count_out)
+
+
+def _negated(params: GaussianParams) -> GaussianParams:
+    """Parameters of -x from those of x (for s = -loss)."""
+    return GaussianParams(
+        -params.mean_in, params.var_in, -params.mean_out, params.var_out,
+        params.var_in_global, params.var_out_global, params.count_in, params.count_out,
+    )  # fmt: skip
+
+
+def run(settings: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, fits: dict, queries) -> tuple[np.ndarray, float]:
+    """Scores [T, n] of the attack `settings` describes (lira.catalog.settings), and the smallest
+    FPR it can resolve (0 when any).
+
+    shadows: statistic name -> [N, n, Q] values of every model (rows 0..T-1 are the targets);
+    keep [N, n]; labels [n]; fits: statistic name -> lira.gaussian.ShadowFit over all N models;
+    queries: the query indices the attack uses (a list, or slice(None) for all)."""
+    from .gaussian import leave_one_out
+
+    n_targets = settings["targets"]
+    targets = np.arange(n_targets)
+    target_keep = keep[:n_targets]
+    family, statistic = settings["family"], settings["statistic"]
+    sign = -1.0 if statistic == "loss" else 1.0  # orient so that higher means "member"
+
+    def target_values(name):
+        return np.asarray(shadows[name][:n_targets], dtype=np.float64)
+
+    def gaussians(name):
+        params = leave_one_out(fits[name], target_values(name), target_keep)
+        return _negated(params) if name == "loss" else params
+
+    if family == "threshold":
+        return global_threshold(sign * target_values(statistic)[..., queries]), 0.0
+    if family in ("sablayrolles", "watson"):
+        params = _select_queries(gaussians(statistic), queries)
+        s = sign * target_values(statistic)[..., queries]
+        return (sablayrolles(s, params) if family == "sablayrolles" else watson(s, params)), 0.0
+    if family == "ye":
+        loss = np.asarray(shadows["loss"][..., 0], dtype=np.float64)
+        return ye(loss[:n_targets], loss, keep, targets), ye_resolution(keep, targets)
+    if family == "song_mittal":
+        mentr = np.asarray(shadows["modified_entropy"][..., 0], dtype=np.float64)
+        return song_mittal(mentr[:n_targets], mentr, keep, labels, targets), 0.0
+    if family == "shokri":
+        names = ("logit_scaled_confidence", "hinge", "modified_entropy")
+        features = np.stack([np.asarray(shadows[name][..., 0], dtype=np.float64) for name in names], axis=-1)
+        return shokri(features[:n_targets], features, keep, labels, targets, seed=settings["seed"]), 0.0
+    if family.startswith("lira"):
+        params = gaussians(statistic)
+        if settings["centre"] == "median":
+            values = sign * np.asarray(shadows[statistic], dtype=np.float64)
+            params.mean_in, params.mean_out = leave_one_out_medians(values, keep, targets)
+        params = _select_queries(params, queries)
+        s = sign * target_values(statistic)[..., queries]
+        global_variance = settings["variance"] == "global"
+        if family == "lira_online":
+            return lira_online(s, params, global_variance), 0.0
+        return lira_offline(s, params, global_variance, settings["offline_test"]), 0.0
+    if family.startswith("rmia"):
+        params = _select_queries(gaussians("probability"), queries)
+        reference = rmia_reference(params, settings.get("offline_a"))
+        target_probability = target_values("probability")[..., queries].mean(axis=-1)
+        n = target_probability.shape[1]
+        population = np.random.default_rng([settings["seed"], 0x5EED]).choice(
+            n, size=min(settings["population_size"], n), replace=False
+        )
+        return rmia(target_probability, reference, population, settings["gamma"]), 0.0
+    raise ValueError(f"unknown attack family {family!r}")

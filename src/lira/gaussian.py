@@ -105,11 +105,13 @@ class GaussianParams:
 def _group_moments(count, total, total_sq, shift):
     """Mean, per-example variance and pooled variance of one group, from its sums.
 
-    Per example the variance is the unbiased one (ddof=1): under leave-one-out with complementary
-    pairs a member of the target has one IN shadow fewer than a non-member, and a biased estimator
-    would turn that count into a membership signal. An example with fewer than 2 values in the
-    group takes the pooled variance. The pooled variance is the mean squared deviation from each
-    example's own mean over all (example, model) pairs of the group (LIRA.md, "fixed variance").
+    Per example the variance is the unbiased one (ddof=1): under leave-one-out a member of the
+    target has one IN shadow fewer than a non-member, and a biased estimator would turn that count
+    into a membership signal. For the same reason the choice between per-example and pooled
+    variance must not depend on the example: when any example has fewer than 2 values in the
+    group (only with 4 shadow models or fewer), every example takes the pooled variance. The
+    pooled variance is the mean squared deviation from each example's own mean over all
+    (example, model) pairs of the group (LIRA.md, "fixed variance").
     """
     count = count[..., None]
     centred_mean = total / np.maximum(count, 1)
@@ -117,8 +119,16 @@ def _group_moments(count, total, total_sq, shift):
     mean = np.where(count > 0, shift + centred_mean, np.nan)
     pooled = within.sum(axis=-2, keepdims=True) / np.maximum(count.sum(axis=-2, keepdims=True), 1)
     pooled = np.maximum(pooled, MIN_VARIANCE)
-    var = np.where(count > 1, within / np.maximum(count - 1, 1), pooled)
+    enough = count.min(axis=-2, keepdims=True) > 1  # per target
+    var = np.where(enough, within / np.maximum(count - 1, 1), pooled)
     return mean, np.maximum(var, MIN_VARIANCE), pooled
+
+
+def gaussian_params(fit: ShadowFit) -> GaussianParams:
+    """Gaussian parameters over every model of the fit (no target left out), each [n, Q]."""
+    mean_in, var_in, pooled_in = _group_moments(fit.count_in, fit.sum_in, fit.sumsq_in, fit.shift)
+    mean_out, var_out, pooled_out = _group_moments(fit.count_out, fit.sum_out, fit.sumsq_out, fit.shift)
+    return GaussianParams(mean_in, var_in, mean_out, var_out, pooled_in, pooled_out, fit.count_in, fit.count_out)
 
 
 def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarray) -> GaussianParams:

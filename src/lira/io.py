@@ -34,6 +34,11 @@ def atomic_path(path):
             os.unlink(temporary)
 
 
+def atomic_rename(temporary, path) -> None:
+    """Move a finished file into place (same folder: an atomic rename)."""
+    os.replace(temporary, path)
+
+
 def save_arrays(path, **arrays) -> None:
     """Save named arrays as an uncompressed .npz (fast to read, and safe: no pickles)."""
     with atomic_path(path) as temporary:
@@ -63,6 +68,17 @@ def write_text(path, text: str) -> None:
 
 def write_json(path, value) -> None:
     write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def nan_to_none(value):
+    """JSON has no NaN: write None (null) for NaN floats, recursively."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nan_to_none(item) for item in value]
+    return value
 
 
 def read_json(path):

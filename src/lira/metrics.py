@@ -93,3 +93,44 @@ def summarise(scores: np.ndarray, is_member: np.ndarray, fprs) -> dict:
         row[f"tpr@{fpr_label(fpr)}"] = tpr
         row[f"fpr_achieved@{fpr_label(fpr)}"] = achieved
     return row
+
+
+def tpr_at_fprs_on_grid(roc: Roc, grid: np.ndarray) -> np.ndarray:
+    """TPR at every FPR of `grid` (the largest TPR with FPR <= each), for ROC bands; [len(grid)]."""
+    best_so_far = np.maximum.accumulate(roc.tpr)  # fpr is non-decreasing along the curve
+    position = np.searchsorted(roc.fpr, grid, side="right") - 1
+    return best_so_far[np.maximum(position, 0)]
+
+
+def bootstrap(scores: np.ndarray, is_member: np.ndarray, fprs, resamples: int, seed: int, grid: np.ndarray):
+    """95 % percentile intervals from resampling the pooled (score, membership) pairs.
+
+    Returns ({"auc": (lo, hi), "tpr@<fpr>": (lo, hi), ...}, band [2, len(grid)] of TPR on `grid`).
+    Resamples are drawn in full; each interval comes from the resamples where the value is
+    measurable."""
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    is_member = np.asarray(is_member, dtype=bool).ravel()
+    rng = np.random.default_rng([seed, 0xB007])
+    values = {"auc": []} | {f"tpr@{fpr_label(f)}": [] for f in fprs}
+    curves = []
+    for _ in range(resamples):
+        sample = rng.integers(0, scores.size, scores.size)
+        roc = roc_curve(scores[sample], is_member[sample])
+        values["auc"].append(auc(roc))
+        for fpr in fprs:
+            values[f"tpr@{fpr_label(fpr)}"].append(tpr_at_fpr(roc, fpr)[0])
+        curves.append(tpr_at_fprs_on_grid(roc, grid))
+    intervals = {}
+    for key, samples in values.items():
+        samples = np.asarray(samples)
+        samples = samples[~np.isnan(samples)]
+        intervals[key] = tuple(np.percentile(samples, [2.5, 97.5]).tolist()) if samples.size else (np.nan, np.nan)
+    band = np.percentile(np.stack(curves), [2.5, 97.5], axis=0) if curves else np.full((2, len(grid)), np.nan)
+    return intervals, band
+
+
+def per_target(scores: np.ndarray, is_member: np.ndarray, fprs) -> dict[str, list[float]]:
+    """AUC and TPR at each FPR of every target on its own ([T] lists): the spread across targets."""
+    rows = [summarise(s, m, fprs) for s, m in zip(scores, is_member)]
+    keys = ["auc"] + [f"tpr@{fpr_label(f)}" for f in fprs]
+    return {key: [row[key] for row in rows] for key in keys}

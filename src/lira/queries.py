@@ -29,3 +29,19 @@ def query_set(mirror: bool, shift: int, stride: int) -> list[Query]:
     queries = [Query(flip, dx, dy) for flip in ([False, True] if mirror else [False]) for dx in offsets for dy in offsets]
     queries.remove(Query(False, 0, 0))
     return [Query(False, 0, 0)] + queries
+
+
+def nested_subsets(mirror: bool, shift: int, stride: int) -> dict[int, list[int]]:
+    """Query count -> indices into query_set(mirror, shift, stride) of the paper's nested query
+    sets (Table III) that the configured set contains: identity (1); + mirror (2); mirror x shifts
+    {-s, 0, s}^2 for the largest s of 4, 2, 1 available (18); the configured set itself (162 for
+    shift 4, stride 1)."""
+    configured = query_set(mirror, shift, stride)
+    position = {query: index for index, query in enumerate(configured)}
+    candidates = [(False, 0, 1), (mirror, 0, 1)] + [(mirror, s, s) for s in (4, 2, 1)] + [(mirror, shift, stride)]
+    subsets = {}
+    for candidate in candidates:
+        queries = query_set(*candidate)
+        if all(query in position for query in queries):
+            subsets.setdefault(len(queries), sorted(position[query] for query in queries))
+    return dict(sorted(subsets.items()))

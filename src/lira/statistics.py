@@ -54,10 +54,34 @@ def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return _logsumexp(z) - true_class
 
 
+def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Song & Mittal's Mentr(p, y) = -(1 - p_y) log p_y - sum_{y' != y} p_y' log(1 - p_y').
+
+    Low for confidently correct predictions (members), high for confidently wrong ones. log(1 - p)
+    is taken as log1p(-p) where p < 1/2 and as logsumexp of the other logits minus logsumexp of
+    all where p >= 1/2 (at most one class per example), so it stays finite when p rounds to 1.
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    labels = np.broadcast_to(np.asarray(labels), z.shape[:-1])
+    total = _logsumexp(z)[..., None]
+    log_p = z - total
+    p = np.exp(log_p)
+    log_one_minus_p = np.log1p(-np.minimum(p, 0.5))
+    top = np.argmax(z, axis=-1)[..., None]
+    is_top = np.arange(z.shape[-1]) == top
+    others_of_top = _logsumexp(np.where(is_top, -np.inf, z))[..., None]
+    log_one_minus_p = np.where(is_top & (p >= 0.5), others_of_top - total, log_one_minus_p)
+    is_true = np.arange(z.shape[-1]) == labels[..., None]
+    true_term = -np.sum(np.where(is_true, (1.0 - p) * log_p, 0.0), axis=-1)
+    other_terms = -np.sum(np.where(is_true, 0.0, p * log_one_minus_p), axis=-1)
+    return true_term + other_terms
+
+
 def all_statistics(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Every statistic of this module plus the loss, each [...] float64, keyed by name."""
+    """Every per-example statistic the attacks use, each [...] float64, keyed by name."""
     return {
         "logit_scaled_confidence": logit_scaled_confidence(logits, labels),
         "hinge": hinge(logits, labels),
         "loss": cross_entropy(logits, labels),
+        "modified_entropy": modified_entropy(logits, labels),
     }

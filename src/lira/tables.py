@@ -1,41 +1,164 @@
-"""Turning metric rows into the CSV and Markdown tables of the results folder (pandas)."""
+"""The metrics of every attack as one table, and the paper's Tables I-III, rendered as CSV,
+Markdown and LaTeX (pandas)."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 
+from . import catalog, paper
 from .metrics import fpr_label
 
 NOT_MEASURABLE = "not measurable"
+BELOW_RESOLUTION = "-"
 
 
-def metrics_frame(rows: dict[str, dict]) -> pd.DataFrame:
-    """One row per attack (index), columns as lira.metrics.summarise makes them (the CSV)."""
-    frame = pd.DataFrame.from_dict(rows, orient="index")
+def metrics_frame(results: list[dict]) -> pd.DataFrame:
+    """One row per attack from the evaluate step's JSON: pooled metrics, 95 % bootstrap interval
+    bounds (`*_ci_low`, `*_ci_high`), mean and std across targets, and the settings (JSON)."""
+    rows = {}
+    for result in results:
+        row = dict(result["pooled"])
+        for key, (low, high) in result["bootstrap_95"].items():
+            row[f"{key}_ci_low"], row[f"{key}_ci_high"] = low, high
+        for key, values in result["per_target"].items():
+            measured = [v for v in values if v is not None and not math.isnan(v)]
+            row[f"{key}_target_mean"] = sum(measured) / len(measured) if measured else math.nan
+            row[f"{key}_target_std"] = pd.Series(measured, dtype=float).std(ddof=0) if measured else math.nan
+        row["targets"] = result["targets"]
+        row["min_fpr"] = result["min_fpr"]
+        row["settings"] = json.dumps(result["settings"], sort_keys=True)
+        rows[result["attack"]] = row
+    frame = pd.DataFrame.from_dict(rows, orient="index").astype({"settings": str})
     frame.index.name = "attack"
     return frame
 
 
-def percent(value: float) -> str:
-    return f"{100 * value:.2f}%"
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def tpr_cell(tpr: float, achieved_fpr: float) -> str:
-    """'12.34% (at 0.09%)', or 'not measurable' below one negative."""
-    if math.isnan(tpr):
+def percent(value) -> str:
+    return "" if _is_missing(value) else f"{100 * value:.2f}"
+
+
+def tpr_cell(row: pd.Series, fpr: float, interval: bool = True) -> str:
+    """'3.70 [3.12, 4.31] at 0.1' (percent, 95 % interval, FPR achieved), 'not measurable' below
+    one negative, '-' below the attack's resolution (Ye's attack R)."""
+    label = fpr_label(fpr)
+    if fpr < row.get("min_fpr", 0.0):
+        return BELOW_RESOLUTION
+    tpr = row[f"tpr@{label}"]
+    if _is_missing(tpr):
         return NOT_MEASURABLE
-    return f"{percent(tpr)} (at {100 * achieved_fpr:.3g}%)"
+    text = percent(tpr)
+    if interval and not _is_missing(row.get(f"tpr@{label}_ci_low")):
+        text += f" [{percent(row[f'tpr@{label}_ci_low'])}, {percent(row[f'tpr@{label}_ci_high'])}]"
+    return text
 
 
-def markdown(frame: pd.DataFrame, fprs, caption: str = "") -> str:
-    """The metrics as a GitHub Markdown table: TPR at each FPR with the FPR achieved, AUC,
-    balanced accuracy, and the counts behind them."""
-    header = ["attack"] + [f"TPR @ {fpr_label(f)} FPR" for f in fprs] + ["AUC", "balanced acc.", "members", "non-members"]
-    lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
-    for attack, row in frame.iterrows():
-        cells = [tpr_cell(row[f"tpr@{fpr_label(f)}"], row[f"fpr_achieved@{fpr_label(f)}"]) for f in fprs]
-        cells += [f"{row['auc']:.4f}", percent(row["balanced_accuracy"]), str(int(row["members"])), str(int(row["non_members"]))]
-        lines.append("| " + " | ".join([f"`{attack}`"] + cells) + " |")
+def auc_cell(row: pd.Series) -> str:
+    text = f"{row['auc']:.4f}"
+    if not _is_missing(row.get("auc_ci_low")):
+        text += f" [{row['auc_ci_low']:.4f}, {row['auc_ci_high']:.4f}]"
+    return text
+
+
+def all_attacks_table(frame: pd.DataFrame, fprs, labels: dict[str, str]) -> pd.DataFrame:
+    """Every attack: TPR at each FPR with interval and FPR achieved, AUC, balanced accuracy."""
+    rows = []
+    for name, row in frame.iterrows():
+        cells = {"attack": labels.get(name, name), "name": name}
+        for fpr in fprs:
+            label = fpr_label(fpr)
+            cells[f"TPR @ {label} FPR"] = tpr_cell(row, fpr)
+            achieved = row[f"fpr_achieved@{label}"]
+            cells[f"FPR achieved ({label})"] = "" if _is_missing(achieved) or fpr < row["min_fpr"] else percent(achieved)
+        cells["AUC"] = auc_cell(row)
+        cells["balanced acc. %"] = percent(row["balanced_accuracy"])
+        cells["non-members"] = int(row["non_members"])
+        rows.append(cells)
+    return pd.DataFrame(rows)
+
+
+def table_1(frame: pd.DataFrame, labels: dict[str, str], dataset: str) -> pd.DataFrame:
+    """The paper's Table I: TPR @ 0.001 % and 0.1 % FPR, balanced accuracy, AUC; the paper's own
+    numbers beside ours on CIFAR-10/100."""
+    ours = paper.TABLE_1.get(dataset, {})
+    rows = []
+    for name in catalog.TABLE_1:
+        if name not in frame.index:
+            continue
+        row = frame.loc[name]
+        cells = {
+            "attack": labels[name],
+            "TPR @ 0.001% FPR": tpr_cell(row, 1e-5),
+            "TPR @ 0.1% FPR": tpr_cell(row, 1e-3),
+            "balanced acc. %": percent(row["balanced_accuracy"]),
+            "AUC": auc_cell(row),
+        }
+        if ours:
+            numbers = ours.get(name, (None, None, None))
+            cells["paper: TPR @ 0.001% / 0.1%, bal. acc."] = " / ".join("-" if v is None else f"{v}" for v in numbers)
+        rows.append(cells)
+    return pd.DataFrame(rows)
+
+
+def table_2(frame: pd.DataFrame, labels: dict[str, str], dataset: str) -> pd.DataFrame:
+    """The paper's Table II: the ablation paths, TPR @ 0.1 % FPR (and AUC) at each step."""
+    ours = paper.TABLE_2.get(dataset, {})
+    rows = []
+    for path, names in catalog.TABLE_2.items():
+        for step, name in enumerate(names):
+            row = frame.loc[name]
+            cells = {"path": path, "step": labels[name] if step else path, "TPR @ 0.1% FPR": tpr_cell(row, 1e-3), "AUC": auc_cell(row)}
+            if ours:
+                cells["paper: TPR @ 0.1%"] = "-" if ours.get(name) is None else f"{ours[name]}"
+            rows.append(cells)
+    return pd.DataFrame(rows)
+
+
+def table_3(frame: pd.DataFrame, by_count: dict[int, str], dataset: str) -> pd.DataFrame:
+    """The paper's Table III: online LiRA with 1, 2, 18 (162) queries."""
+    ours = paper.TABLE_3.get(dataset, {})
+    rows = []
+    for count, name in by_count.items():
+        row = frame.loc[name]
+        cells = {"queries": count, "TPR @ 0.1% FPR": tpr_cell(row, 1e-3), "TPR @ 0.001% FPR": tpr_cell(row, 1e-5), "AUC": auc_cell(row)}
+        if ours:
+            cells["paper: TPR @ 0.1% / 0.001%"] = " / ".join(map(str, ours[count])) if count in ours else "-"
+        rows.append(cells)
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame, caption: str = "") -> str:
+    """A GitHub Markdown table, numbers right-aligned."""
+    header = list(table.columns)
+    align = ["---" if table[c].dtype == object and c in ("attack", "path", "step", "name") else "---:" for c in header]
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "|".join(align) + "|"]
+    for row in table.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v) for v in row) + " |")
     return (caption + "\n\n" if caption else "") + "\n".join(lines) + "\n"
+
+
+def _latex_escape(text) -> str:
+    text = str(text)
+    for plain, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(plain, escaped)
+    return text
+
+
+def latex(table: pd.DataFrame, caption: str = "", label: str = "") -> str:
+    """A booktabs LaTeX table (needs \\usepackage{booktabs})."""
+    spec = "l" + "r" * (len(table.columns) - 1)
+    lines = [r"\begin{table}[t]", r"\centering"]
+    if caption:
+        lines.append(rf"\caption{{{_latex_escape(caption)}}}")
+    if label:
+        lines.append(rf"\label{{{label}}}")
+    lines += [rf"\begin{{tabular}}{{{spec}}}", r"\toprule", " & ".join(_latex_escape(c) for c in table.columns) + r" \\", r"\midrule"]
+    lines += [" & ".join(_latex_escape(v) for v in row) + r" \\" for row in table.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,22 @@
+"""Snakemake adapter: attacks/*.npz + metrics/*.json -> figures/roc.{png,pdf}."""
+
+from pathlib import Path
+
+import numpy as np
+
+from lira import catalog, io, plots
+from lira.metrics import roc_curve
+
+log = io.job_logger(snakemake.log[0])
+labels = {name: attack.label for name, attack in catalog.attacks(snakemake.config).items()}
+curves, bands = {}, {}
+for attack_path, metrics_path in zip(snakemake.input.attacks, snakemake.input.metrics, strict=True):
+    name = Path(attack_path).stem
+    attack = io.load_arrays(attack_path)
+    curves[labels[name]] = roc_curve(attack["scores"], attack["is_member"])
+    band = io.read_json(metrics_path)["roc_band"]
+    if name.startswith("lira") and band["tpr_low"][0] is not None:
+        bands[labels[name]] = tuple(np.asarray(band[key], dtype=float) for key in ("fpr", "tpr_low", "tpr_high"))
+title = f"{snakemake.params.experiment}: {len(attack['targets'])} targets pooled"
+plots.save(plots.roc_figure(curves, title, bands), [snakemake.output.png, snakemake.output.pdf])
+log.info("ROC of %s, bands for %s", list(curves), list(bands))

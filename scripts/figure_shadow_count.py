@@ -1,0 +1,27 @@
+"""Snakemake adapter: shadows/*.npy -> figures/shadow_count.{csv,png,pdf}."""
+
+import numpy as np
+import pandas as pd
+
+from lira import io, plots
+from lira.analysis import attack_power_by_shadow_count
+
+log = io.job_logger(snakemake.log[0])
+statistic = snakemake.params.statistic
+values = np.load(snakemake.input[statistic], mmap_mode="r")
+sign = -1.0 if statistic == "loss" else 1.0
+rows = pd.DataFrame(
+    attack_power_by_shadow_count(
+        sign * np.asarray(values, dtype=np.float64),
+        io.load_array(snakemake.input.keep),
+        snakemake.params.targets,
+        snakemake.params.repeats,
+        snakemake.params.seed,
+        offline_test=snakemake.params.offline_test,
+    )
+)
+with io.atomic_path(snakemake.output.csv) as temporary:
+    rows.to_csv(temporary, index=False)
+title = f"{snakemake.params.experiment}: LiRA by number of shadow models"
+plots.save(plots.shadow_count_figure(rows, "0.1%", title), [snakemake.output.png, snakemake.output.pdf])
+log.info("\n%s", rows.groupby(["shadow_models", "variant"])[["tpr", "auc"]].mean().to_string())
