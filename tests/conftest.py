@@ -33,8 +33,14 @@ def tiny_config(data_directory: Path, **overrides) -> dict:
         },
         "queries": {"mirror": True, "shift": 1, "stride": 1, "padding": "reflect"},
         "compute": {"device": "cpu", "threads": 1, "eval_batch_size": 256},
-        "attack": {"targets": 4, "statistic": "logit_scaled_confidence", "offline_test": "one-sided"},
-        "evaluate": {"fprs": [0.00001, 0.001, 0.01, 0.1]},
+        "attack": {
+            "targets": 4,
+            "statistic": "logit_scaled_confidence",
+            "offline_test": "one-sided",
+            "centre": "mean",
+            "rmia": {"population_size": 100, "gamma": 1.0, "offline_a": 0.3},
+        },
+        "evaluate": {"fprs": [0.00001, 0.001, 0.01, 0.1], "bootstrap": 20, "shadow_count_repeats": 2},
     }
     for dotted, value in overrides.items():
         section = config

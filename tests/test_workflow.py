@@ -11,11 +11,23 @@ import csv
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import REPO, planned_jobs, snakemake, tiny_config, write_config
+from lira import catalog
 
 pytestmark = pytest.mark.workflow
-ATTACKS = {"lira_online", "lira_online_global_variance", "lira_offline", "lira_offline_global_variance", "global_threshold"}
+# Rules downstream of the cached scores: what an attack or evaluation setting may rerun.
+ANALYSIS_RULES = {"attack", "evaluate", "tables", "figure_roc", "figure_shadow_count", "figure_examples", "all"}
+
+
+def attack_names(config):
+    return set(catalog.attacks(config))
+
+
+def changed_attacks(config, changed):
+    """Attacks whose recorded settings differ between two configs."""
+    return {name for name in catalog.attacks(changed) if catalog.settings(name, changed) != catalog.settings(name, config)}
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +67,37 @@ def test_end_to_end_outputs(tiny_run):
 
     with open(results / "metrics.csv") as handle:
         rows = {row["attack"]: row for row in csv.DictReader(handle)}
-    assert set(rows) == ATTACKS
-    for row in rows.values():
+    assert set(rows) == attack_names(config)
+    assert {"lira_online_queries_1", "lira_online_queries_2", "lira_online_queries_18"} <= set(rows)
+    for name, row in rows.items():
         assert int(row["non_members"]) == 4 * 120 and 0.0 <= float(row["auc"]) <= 1.0
         assert row["tpr@0.001%"] == ""  # 1e-5 * 480 < 1 negative: not measurable (empty in CSV)
-        assert 0.0 <= float(row["tpr@10%"]) <= 1.0 and float(row["fpr_achieved@10%"]) <= 0.1
+        if name != "ye":  # Ye's attack R cannot resolve FPRs below 1 / OUT shadows
+            assert 0.0 <= float(row["tpr@10%"]) <= 1.0 and float(row["fpr_achieved@10%"]) <= 0.1
+        assert float(row["auc_ci_low"]) <= float(row["auc"]) <= float(row["auc_ci_high"])
+        assert catalog.settings(name, config)["family"] in row["settings"]
     markdown = (results / "metrics.md").read_text()
-    assert "not measurable" in markdown and "`lira_online`" in markdown
+    assert "not measurable" in markdown and "[lira_online]" in markdown
 
-    assert (results / "figures" / "roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert (results / "figures" / "roc.pdf").read_bytes()[:5] == b"%PDF-"
-    for rule in ("pool", "train/0", "logits/0", "scores/0", "fit", "attack/lira_online", "evaluate", "figure"):
+    tables = results / "tables"
+    for table in ("table1", "table2", "table3"):
+        assert (tables / f"{table}.md").read_text().count("\n|") >= 3
+        assert "\\toprule" in (tables / f"{table}.tex").read_text()
+    table1 = (tables / "table1.md").read_text()
+    assert "LiRA online" in table1 and "Ye et al." in table1 and "paper" not in table1  # not a paper dataset
+    with open(tables / "table3.csv") as handle:
+        assert [row["queries"] for row in csv.DictReader(handle)] == ["1", "2", "18"]
+
+    figures = results / "figures"
+    for figure in ("roc", "shadow_count", "score_distribution", "examples"):
+        assert (figures / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", figure
+        assert (figures / f"{figure}.pdf").read_bytes()[:5] == b"%PDF-", figure
+    with open(figures / "shadow_count.csv") as handle:
+        assert {row["shadow_models"] for row in csv.DictReader(handle)} == {"4", "5"}
+    with open(figures / "most_exposed.csv") as handle:
+        ranked = list(csv.DictReader(handle))
+    assert len(ranked) == 240 and float(ranked[0]["exposure"]) >= float(ranked[100]["exposure"])
+    for rule in ("pool", "train/0", "logits/0", "scores/0", "fit", "attack/lira_online", "evaluate/ye", "tables"):
         assert (results / "logs" / f"{rule}.log").stat().st_size > 0, rule
 
 
@@ -82,21 +114,26 @@ def test_settings_that_do_not_change_results_rerun_nothing(tiny_run):
     assert dry_run(workdir, changed, "compute") == {}
 
 
-def test_attack_setting_reruns_only_attack_evaluate_figure(tiny_run):
+@pytest.mark.parametrize(
+    "key, value",
+    [("offline_test", "two-sided"), ("statistic", "hinge"), ("centre", "median"), ("rmia", {"population_size": 50, "gamma": 2.0, "offline_a": 0.5})],
+)
+def test_attack_setting_reruns_only_the_attacks_that_use_it(tiny_run, key, value):
     workdir, config = tiny_run
     changed = copy.deepcopy(config)
-    changed["attack"]["offline_test"] = "two-sided"
-    # Only the two offline attacks use the offline test.
-    assert dry_run(workdir, changed, "offline") == {"attack": 2, "evaluate": 1, "figure": 1, "all": 1}
-    changed["attack"]["statistic"] = "hinge"
-    assert dry_run(workdir, changed, "hinge") == {"attack": 4, "evaluate": 1, "figure": 1, "all": 1}
+    changed["attack"][key] = value
+    jobs = dry_run(workdir, changed, f"attack_{key}")
+    expected = changed_attacks(config, changed)
+    assert expected and set(jobs) <= ANALYSIS_RULES  # no pool, train, logits, scores, shadows, fit
+    assert jobs["attack"] == len(expected) and jobs["evaluate"] == len(expected) and jobs["tables"] == 1
 
 
-def test_evaluate_setting_reruns_only_evaluate(tiny_run):
+def test_evaluate_setting_reruns_only_evaluation(tiny_run):
     workdir, config = tiny_run
     changed = copy.deepcopy(config)
     changed["evaluate"]["fprs"] = [0.01, 0.05]
-    assert dry_run(workdir, changed, "fprs") == {"evaluate": 1, "all": 1}
+    jobs = dry_run(workdir, changed, "fprs")
+    assert jobs == {"evaluate": len(attack_names(config)), "tables": 1, "figure_roc": 1, "all": 1}
 
 
 def test_more_shadow_models_train_only_the_new_ones(tiny_run):
@@ -105,14 +142,16 @@ def test_more_shadow_models_train_only_the_new_ones(tiny_run):
     changed["shadow_models"] = 8
     jobs = dry_run(workdir, changed, "more_models")
     assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["scores"] == 2
-    assert jobs["fit"] == 1 and jobs["attack"] == len(ATTACKS) and "pool" not in jobs
+    assert jobs["shadows"] == 1 and jobs["fit"] == 1 and jobs["attack"] == len(attack_names(config))
+    assert "pool" not in jobs
 
 
 def test_more_targets_reruns_attacks_not_models(tiny_run):
     workdir, config = tiny_run
     changed = copy.deepcopy(config)
     changed["attack"]["targets"] = 6
-    assert dry_run(workdir, changed, "targets") == {"attack": len(ATTACKS), "evaluate": 1, "figure": 1, "all": 1}
+    jobs = dry_run(workdir, changed, "targets")
+    assert set(jobs) == ANALYSIS_RULES and jobs["attack"] == len(attack_names(config))
 
 
 def test_training_recipe_change_retrains_every_model(tiny_run):
@@ -141,14 +180,16 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
     jobs = text.split("\nrule ")[1:]  # one chunk per planned job, starting with its rule name
     gpu_jobs = [job for job in jobs if job.startswith(("train:", "logits:"))]
     assert len(gpu_jobs) == 12 and all("gpu=1" in job.split("Job stats")[0] for job in gpu_jobs)
-    assert not any("gpu=1" in job for job in jobs if job.startswith(("scores:", "fit:", "attack:")))
+    assert not any("gpu=1" in job for job in jobs if job.startswith(("scores:", "shadows:", "fit:", "attack:")))
 
 
 def test_default_config_dry_run_and_lint(tmp_path):
     """The shipped config plans its 64 trainings without any data present, and lints clean."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     jobs = planned_jobs(snakemake(tmp_path, "--dry-run"))
-    assert jobs["pool"] == 1 and jobs["train"] == 64 and jobs["logits"] == 64 and jobs["attack"] == len(ATTACKS)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert jobs["pool"] == 1 and jobs["train"] == 64 and jobs["logits"] == 64
+    assert jobs["attack"] == len(attack_names(config)) and jobs["tables"] == 1
     lint = snakemake(tmp_path, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr
@@ -168,4 +209,4 @@ def test_cifar10_with_a_wide_resnet_end_to_end(tmp_path, cifar10_dir):
     assert np.load(results / "pool.npz")["x"].shape == (64, 3, 32, 32)
     assert np.load(results / "logits" / "3.npy").shape == (64, 18, 10)
     with open(results / "metrics.csv") as handle:
-        assert {row["attack"] for row in csv.DictReader(handle)} == ATTACKS
+        assert {row["attack"] for row in csv.DictReader(handle)} == attack_names(config)
