@@ -43,7 +43,8 @@ STACKED = [
 ]
 
 # The GPU resource makes `--resources gpu=K` and SLURM's --gpus see the jobs that need a device.
-USES_GPU = config["compute"]["device"] != "cpu"
+COMPUTE = config["compute"]
+USES_GPU = COMPUTE["device"] != "cpu"
 
 
 def result(path):

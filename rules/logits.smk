@@ -15,6 +15,9 @@ rule logits:
     threads: config["compute"]["threads"]
     resources:
         gpu=1 if USES_GPU else 0,
+        # Each retry (--retries) asks for more: try k gets k times the configured time and memory.
+        runtime=lambda wildcards, attempt: attempt * COMPUTE["runtime_minutes"]["logits"],
+        mem_mb=lambda wildcards, attempt: attempt * COMPUTE["mem_mb"]["logits"],
     params:
         model=setting("model"),
         queries=setting("queries"),

@@ -2,13 +2,13 @@
 
 import torch
 
-from lira import io, training
+from lira import devices, io, training
 from lira.models import build_model
 from lira.queries import query_set
 
 log = io.job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-device = training.pick_device(snakemake.config["compute"]["device"])
+device = devices.select_device(snakemake.config["compute"]["device"], log)
 pool = io.load_arrays(snakemake.input.pool)
 model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
 # weights_only refuses any pickled object that is not a tensor or plain container.

@@ -1,19 +1,35 @@
-"""Snakemake adapter: pool.npz -> models/<i>.pt (state dict) and models/<i>.json (metrics)."""
+"""Snakemake adapter: pool.npz -> models/<i>.pt (state dict) and models/<i>.json (metrics).
+
+Training checkpoints to results/<experiment>/checkpoints/<i>.pt every compute.checkpoint_every
+epochs (not a declared output: Snakemake deletes a failed job's outputs, and the checkpoint must
+outlive a failure) and resumes from it; the checkpoint is deleted once the weights are written.
+"""
 
 import io as bytes_io
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from lira import io, splits, training
+from lira import devices, io, splits, training
 from lira.models import build_model
 
 log = io.job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 model_index = int(snakemake.wildcards.model)
 seed = snakemake.params.seed
-device = training.pick_device(snakemake.config["compute"]["device"])
+compute = snakemake.config["compute"]
+device = devices.select_device(compute["device"], log)
+resources = snakemake.resources
+log.info(
+    "model %d: %d threads; job asked for gpu=%s, runtime=%s min, mem_mb=%s",
+    model_index,
+    snakemake.threads,
+    resources.get("gpu", 0),
+    resources.get("runtime"),
+    resources.get("mem_mb"),
+)
 
 pool = io.load_arrays(snakemake.input.pool)
 keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
@@ -21,18 +37,29 @@ members = np.flatnonzero(keep)
 images = training.to_float_images(pool["x"][members], device)
 labels = torch.from_numpy(pool["y"][members]).to(device)
 
-torch.manual_seed(splits.model_seed(seed, model_index))
+model_seed = splits.model_seed(seed, model_index)
+torch.manual_seed(model_seed)
 model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
 model = model.to(device, memory_format=torch.channels_last)
-log.info("model %d: %d training examples on %s, %d threads", model_index, len(members), device, snakemake.threads)
+log.info("model %d: %d training examples on %s", model_index, len(members), device)
+
+settings = {
+    "model_seed": model_seed,
+    "model": snakemake.params.model,
+    "recipe": snakemake.params.recipe,
+    "device": device.type,  # a generator's state only restores on its own kind of device
+}
+checkpoint = training.Checkpoint(
+    path=Path(snakemake.output.weights).parent.parent / "checkpoints" / f"{model_index}.pt",
+    every=compute["checkpoint_every"],
+    key=training.checkpoint_key(settings, pool["x"][members], pool["y"][members], pool["mean"], pool["std"]),
+)
 
 start = time.perf_counter()
-result = training.train(model, images, labels, snakemake.params.recipe, seed=splits.model_seed(seed, model_index))
+result = training.train(model, images, labels, snakemake.params.recipe, seed=model_seed, checkpoint=checkpoint, log=log)
 seconds = time.perf_counter() - start
-for epoch, loss in enumerate(result.epoch_loss, 1):
-    log.info("epoch %d loss %.4f", epoch, loss)
 
-batch = snakemake.config["compute"]["eval_batch_size"]
+batch = compute["eval_batch_size"]
 holdout_images = training.to_float_images(pool["holdout_x"], device)
 holdout_labels = torch.from_numpy(pool["holdout_y"]).to(device)
 metrics = {
@@ -42,6 +69,7 @@ metrics = {
     "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch),
     "epoch_loss": result.epoch_loss,
     "epoch_seconds": result.epoch_seconds,
+    "resumed_from_epoch": result.resumed_from_epoch,
     "train_seconds": seconds,
     "device": str(device),
     "threads": snakemake.threads,
@@ -53,3 +81,4 @@ torch.save({k: v.cpu() for k, v in model.state_dict().items()}, buffer)  # tenso
 with io.atomic_path(snakemake.output.weights) as temporary:
     temporary.write_bytes(buffer.getvalue())
 io.write_json(snakemake.output.metrics, metrics)
+checkpoint.remove()

@@ -1,4 +1,4 @@
-"""lira.queries, and the torch side: augmentation, training, prediction, models, devices."""
+"""lira.queries, and the torch side: augmentation, training, prediction, models (devices: test_devices.py)."""
 
 import numpy as np
 import pytest
@@ -247,16 +247,3 @@ def test_accuracy_counts_correct_predictions():
     images = torch.eye(4).view(4, 1, 1, 4)
     assert training.accuracy(model, images, torch.tensor([0, 1, 2, 0]), batch_size=3) == 0.75
 
-
-def test_pick_device():
-    assert training.pick_device("cpu") == torch.device("cpu")
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert training.pick_device("auto").type == expected
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_pick_device_cuda_without_gpu_raises():
-    with pytest.raises(RuntimeError, match="no GPU"):
-        training.pick_device("cuda")
-    with pytest.raises(RuntimeError, match="no GPU"):
-        training.pick_device("cuda:1")

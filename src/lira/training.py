@@ -2,30 +2,29 @@
 
 Data stays resident as one float tensor in [0, 1]; batches are augmented on the tensor's device
 (random mirror and pad-and-crop shift), which is faster than a DataLoader for data this size.
+
+Training saves a checkpoint every few epochs (model, optimizer, schedule, random generator and
+the epochs done) so that a preempted or killed job resumes where it stopped, and the resumed run
+ends with the same weights, bit for bit, as an uninterrupted one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import io
 from .queries import Query
-
-
-def pick_device(requested: str) -> torch.device:
-    """'cpu', 'cuda', 'cuda:K' or 'auto' (the first GPU when there is one, else the CPU)."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={requested!r} but torch sees no GPU on this machine; use 'cpu' or 'auto'")
-    return device
 
 
 def to_float_images(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -76,12 +75,69 @@ def random_augment(images: torch.Tensor, mirror: bool, shift: int, pad_mode: str
 class TrainResult:
     epoch_loss: list[float] = field(default_factory=list)  # mean training loss per epoch
     epoch_seconds: list[float] = field(default_factory=list)
+    resumed_from_epoch: int = 0  # epochs restored from a checkpoint (0: trained from scratch)
 
 
-def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: dict, seed: int) -> TrainResult:
+@dataclass
+class Checkpoint:
+    """Where train() keeps its state, how often (every `every` epochs; 0: never), and the key a
+    saved state must carry to be resumed: a hash of everything that decides the weights
+    (checkpoint_key), so a changed recipe, split or pool never resumes from a stale state."""
+
+    path: Path
+    every: int
+    key: str
+
+    def save(self, state: dict) -> None:
+        """Write atomically: a job killed while saving leaves the previous checkpoint intact."""
+        with io.atomic_path(self.path) as temporary:
+            torch.save({"key": self.key, **state}, temporary)
+
+    def load(self, log: logging.Logger | None = None) -> dict | None:
+        """The saved state (tensors on the CPU), or None when there is none or it is stale."""
+        if not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # an unreadable file is only a lost shortcut: train from scratch
+            _log(log, "ignoring unreadable checkpoint %s: %s", self.path, error)
+            return None
+        if state.get("key") != self.key:
+            _log(log, "ignoring checkpoint %s: saved for other settings", self.path)
+            return None
+        return state
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def checkpoint_key(settings: dict, *arrays: np.ndarray) -> str:
+    """sha256 of the settings (any JSON-able value) and the bytes of the arrays."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for array in arrays:
+        digest.update(str((array.dtype.str, array.shape)).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def _log(log: logging.Logger | None, message: str, *args) -> None:
+    if log is not None:
+        log.info(message, *args)
+
+
+def train(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    recipe: dict,
+    seed: int,
+    checkpoint: Checkpoint | None = None,
+    log: logging.Logger | None = None,
+) -> TrainResult:
     """SGD with momentum, weight decay and a cosine learning-rate decay to 0, per the config's
     `train` section: epochs, batch_size, lr, momentum, weight_decay, augment {mirror, shift, padding}.
-    Deterministic on CPU for a fixed seed and thread count."""
+    Deterministic on CPU for a fixed seed and thread count, with or without a resume from
+    `checkpoint`. The checkpoint is left in place: remove it once the weights are saved."""
     device = images.device
     generator = torch.Generator(device=device).manual_seed(seed)
     optimizer = torch.optim.SGD(
@@ -98,8 +154,18 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: 
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total_steps)))
     augment = recipe["augment"]
     result = TrainResult()
+    state = checkpoint.load(log) if checkpoint is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        generator.set_state(state["generator"])
+        result.epoch_loss = state["epoch_loss"].tolist()
+        result.epoch_seconds = state["epoch_seconds"].tolist()
+        result.resumed_from_epoch = len(result.epoch_loss)
+        _log(log, "resumed from checkpoint %s after epoch %d of %d", checkpoint.path, result.resumed_from_epoch, recipe["epochs"])
     model.train()
-    for _ in range(recipe["epochs"]):
+    for epoch in range(result.resumed_from_epoch + 1, recipe["epochs"] + 1):
         start = time.perf_counter()
         order = torch.randperm(n, generator=generator, device=device)
         total_loss = torch.zeros((), device=device)
@@ -114,9 +180,33 @@ def train(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: 
             total_loss += loss.detach() * batch.numel()
         result.epoch_loss.append(float(total_loss) / n)
         result.epoch_seconds.append(time.perf_counter() - start)
+        _log(log, "epoch %d loss %.4f (%.2f s)", epoch, result.epoch_loss[-1], result.epoch_seconds[-1])
         if not math.isfinite(result.epoch_loss[-1]):
             raise FloatingPointError(f"training diverged: loss per epoch {result.epoch_loss}")
+        if checkpoint is not None and checkpoint.every and epoch % checkpoint.every == 0 and epoch < recipe["epochs"]:
+            checkpoint.save(
+                {
+                    "model": {k: v.cpu() for k, v in model.state_dict().items()},
+                    "optimizer": _to_cpu(optimizer.state_dict()),
+                    "schedule": schedule.state_dict(),
+                    "generator": generator.get_state(),
+                    "epoch_loss": torch.tensor(result.epoch_loss, dtype=torch.float64),
+                    "epoch_seconds": torch.tensor(result.epoch_seconds, dtype=torch.float64),
+                }
+            )
+            _log(log, "checkpoint after epoch %d: %s", epoch, checkpoint.path)
     return result
+
+
+def _to_cpu(value):
+    """A state dict with every tensor moved to the CPU (a checkpoint loads on any device)."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(item) for item in value]
+    return value
 
 
 @torch.no_grad()

@@ -1,0 +1,199 @@
+"""Checkpoints and resume: a training interrupted after a checkpoint and resumed ends with the same
+weights, bit for bit, as an uninterrupted one; in a unit test and in the real workflow, where the
+training job is killed midway and Snakemake's retry (with more runtime and memory) resumes it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from conftest import REPO, SNAKEMAKE, snakemake, tiny_config, write_config
+
+torch = pytest.importorskip("torch")
+
+from lira import models, training  # noqa: E402
+
+RECIPE = {
+    "epochs": 5,
+    "batch_size": 16,
+    "lr": 0.05,
+    "momentum": 0.9,
+    "weight_decay": 0.0005,
+    "augment": {"mirror": True, "shift": 2, "padding": "reflect"},
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Interrupted(Exception):
+    pass
+
+
+class InterruptingCheckpoint(training.Checkpoint):
+    """Saves like the real one, then stops the training, as a kill right after a save would."""
+
+    def save(self, state):
+        super().save(state)
+        raise Interrupted
+
+
+def data():
+    rng = np.random.default_rng(0)
+    images = torch.from_numpy(rng.random((40, 3, 12, 12), dtype=np.float32))
+    labels = torch.from_numpy(rng.integers(0, 4, 40))
+    return images, labels
+
+
+def fresh_model(spec):
+    torch.manual_seed(7)
+    return models.build_model(spec, (3, 12, 12), 4, [0.5] * 3, [0.25] * 3)
+
+
+def trained(spec, checkpoint=None):
+    images, labels = data()
+    model = fresh_model(spec)
+    result = training.train(model, images, labels, RECIPE, seed=3, checkpoint=checkpoint)
+    return model, result
+
+
+# A WRN has batch-norm buffers and the shift augmentation draws from the generator: all must resume.
+@pytest.mark.parametrize("spec", [{"arch": "wrn", "depth": 10, "width": 1}, {"arch": "mlp", "width": 16}])
+def test_resumed_training_equals_an_uninterrupted_one(tmp_path, spec):
+    reference, reference_result = trained(spec)
+
+    path = tmp_path / "checkpoints" / "0.pt"
+    with pytest.raises(Interrupted):
+        trained(spec, InterruptingCheckpoint(path, every=2, key="k"))
+    saved = torch.load(path, weights_only=True)  # tensors and plain containers only
+    assert saved["key"] == "k" and len(saved["epoch_loss"]) == 2
+
+    model, result = trained(spec, training.Checkpoint(path, every=2, key="k"))
+    assert result.resumed_from_epoch == 2 and reference_result.resumed_from_epoch == 0
+    assert result.epoch_loss == reference_result.epoch_loss
+    assert len(result.epoch_seconds) == RECIPE["epochs"]
+    expected = reference.state_dict()
+    assert all(torch.equal(value, expected[name]) for name, value in model.state_dict().items())
+    # The epoch-4 checkpoint replaced the epoch-2 one; none after the last epoch.
+    assert len(torch.load(path, weights_only=True)["epoch_loss"]) == 4
+
+
+def test_a_checkpoint_of_other_settings_is_ignored(tmp_path):
+    spec = {"arch": "mlp", "width": 16}
+    path = tmp_path / "0.pt"
+    with pytest.raises(Interrupted):
+        trained(spec, InterruptingCheckpoint(path, every=1, key="old recipe"))
+    reference, _ = trained(spec)
+    model, result = trained(spec, training.Checkpoint(path, every=0, key="new recipe"))
+    assert result.resumed_from_epoch == 0
+    expected = reference.state_dict()
+    assert all(torch.equal(value, expected[name]) for name, value in model.state_dict().items())
+
+
+def test_an_unreadable_checkpoint_is_ignored(tmp_path):
+    path = tmp_path / "0.pt"
+    path.write_bytes(b"not a checkpoint")
+    _, result = trained({"arch": "mlp", "width": 16}, training.Checkpoint(path, every=0, key="k"))
+    assert result.resumed_from_epoch == 0 and len(result.epoch_loss) == RECIPE["epochs"]
+
+
+def test_checkpoint_key_depends_on_settings_and_data():
+    x = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    key = training.checkpoint_key({"lr": 0.1, "epochs": 3}, x)
+    assert key == training.checkpoint_key({"epochs": 3, "lr": 0.1}, x.copy())  # key order is no setting
+    assert key != training.checkpoint_key({"lr": 0.2, "epochs": 3}, x)
+    changed = x.copy()
+    changed[0, 0] += 1
+    assert key != training.checkpoint_key({"lr": 0.1, "epochs": 3}, changed)
+    assert key != training.checkpoint_key({"lr": 0.1, "epochs": 3}, x.reshape(4, 3))
+
+
+# --- the real workflow: kill the training job midway -------------------------------------------
+
+
+def slow_config(fashion_mnist_dir):
+    """One model that trains for a few seconds, checkpointing every 5 epochs."""
+    config = tiny_config(fashion_mnist_dir, shadow_models=4)
+    config["train"]["epochs"] = 300
+    config["compute"].update(checkpoint_every=5, runtime_minutes={"train": 7, "logits": 5})
+    return config
+
+
+TARGET = "results/tiny/logits/0.npy"
+
+
+def train_processes(parent: psutil.Process):
+    found = []
+    for child in parent.children(recursive=True):
+        try:
+            if any(part.endswith(".train.py") or part.endswith("/train.py") for part in child.cmdline()):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+@pytest.mark.workflow
+def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mnist_dir):
+    config = slow_config(fashion_mnist_dir)
+    reference = tmp_path / "uninterrupted"
+    reference.mkdir()
+    write_config(reference / "config.yaml", config)
+    snakemake(reference, TARGET)
+
+    workdir = tmp_path / "killed"
+    workdir.mkdir()
+    write_config(workdir / "config.yaml", config)
+    checkpoint = workdir / "results/tiny/checkpoints/0.pt"
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    process = subprocess.Popen(
+        [*command, "--cores", "1", "--retries", "1", TARGET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        while not checkpoint.exists() and process.poll() is None:
+            time.sleep(0.01)
+        assert process.poll() is None, process.stdout.read()
+        victims = train_processes(psutil.Process(process.pid))
+        assert len(victims) == 1
+        victims[0].send_signal(signal.SIGKILL)
+        victims[0].wait(timeout=60)
+        # Killed midway: a checkpoint, no weights yet.
+        saved = torch.load(checkpoint, weights_only=True)
+        assert 5 <= len(saved["epoch_loss"]) < 300
+        assert not (workdir / "results/tiny/models/0.pt").exists()
+        output, _ = process.communicate(timeout=900)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert output.count("Trying to restart job") == 1, output  # Snakemake's retry, nothing else failed
+
+    log = (workdir / "results/tiny/logs/train/0.log").read_text()
+    # The retry asked for twice the configured runtime and memory, and resumed.
+    assert "runtime=14 min, mem_mb=4000" in log, log
+    resumed = next(line for line in log.splitlines() if "resumed from checkpoint" in line)
+    epochs_done = int(resumed.split("after epoch ")[1].split()[0])
+    assert 5 <= epochs_done < 300 and epochs_done % 5 == 0
+    assert f"epoch {epochs_done + 1} loss" in log and "epoch 1 loss" not in log
+    assert not checkpoint.exists()  # removed once the weights were written
+
+    for path in ("models/0.pt", "logits/0.npy"):
+        assert (workdir / "results/tiny" / path).read_bytes() == (reference / "results/tiny" / path).read_bytes(), path
+    metrics = [training_metrics(run) for run in (workdir, reference)]
+    assert metrics[0]["epoch_loss"] == metrics[1]["epoch_loss"]
+    assert metrics[0]["resumed_from_epoch"] == epochs_done and metrics[1]["resumed_from_epoch"] == 0
+
+
+def training_metrics(workdir):
+    return json.loads((workdir / "results/tiny/models/0.json").read_text())
