@@ -19,6 +19,7 @@ for fpr in fprs:
     if fpr < resolution:  # e.g. Ye's attack R: no threshold can separate below 1 / OUT shadows
         row[f"tpr@{metrics.fpr_label(fpr)}"] = row[f"fpr_achieved@{metrics.fpr_label(fpr)}"] = None
 grid = np.logspace(np.log10(1.0 / row["non_members"]), 0, 200)
+grid[0] = 1.0 / row["non_members"]  # exactly one negative: logspace may round just below it
 intervals, band = metrics.bootstrap(scores, is_member, fprs, snakemake.params.bootstrap, snakemake.params.seed, grid)
 spread = metrics.per_target(scores, is_member, fprs)
 result = {

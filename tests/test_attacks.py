@@ -144,7 +144,9 @@ def test_invalid_offline_test_raises():
         attacks.lira_offline(np.zeros((1, 2, 1)), params, test="both")
 
 
-def test_global_threshold_is_minus_loss_of_query_zero():
+def test_global_threshold_is_the_mean_of_s_over_the_queries_it_is_given():
+    # The caller orients (s = -loss) and selects queries (Yeom: the identity query only).
     loss = np.array([[[0.5, 9.0, 9.0], [2.0, 0.0, 0.0]], [[0.1, 7.0, 7.0], [3.0, 3.0, 3.0]]])  # [T=2, n=2, Q=3]
-    np.testing.assert_array_equal(attacks.global_threshold(loss), [[-0.5, -2.0], [-0.1, -3.0]])
+    np.testing.assert_array_equal(attacks.global_threshold(-loss[..., :1]), [[-0.5, -2.0], [-0.1, -3.0]])
+    np.testing.assert_allclose(attacks.global_threshold(-loss), [[-18.5 / 3, -2 / 3], [-14.1 / 3, -3.0]], rtol=1e-15)
     assert attacks.global_threshold(loss).dtype == np.float64

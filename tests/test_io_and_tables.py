@@ -1,13 +1,12 @@
-"""lira.io (atomic writes, arrays), lira.tables (Markdown), and the torch-free analysis side."""
+"""lira.io (atomic writes, arrays) and the torch-free analysis side (lira.tables: tests/test_tables.py)."""
 
-import math
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from lira import io, metrics, tables
+from lira import io
 
 
 def leftovers(folder):
@@ -99,59 +98,13 @@ def test_json_and_text(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-# --- tables --------------------------------------------------------------------------------------
-
-FPRS = [1e-5, 1e-3, 1e-2]
-
-
-def example_rows():
-    rng = np.random.default_rng(0)
-    labels = np.arange(2000) < 1000
-    return {
-        "lira_online": metrics.summarise(rng.normal(size=2000) + 2 * labels, labels, FPRS),
-        "global_threshold": metrics.summarise(rng.normal(size=2000), labels, FPRS),
-    }
-
-
-def test_markdown_shows_not_measurable_and_percentages():
-    rows = example_rows()
-    frame = tables.metrics_frame(rows)
-    assert list(frame.index) == ["lira_online", "global_threshold"] and frame.index.name == "attack"
-    text = tables.markdown(frame, FPRS, caption="Fashion-MNIST, 16 shadows")
-    lines = text.strip().split("\n")
-    assert lines[0] == "Fashion-MNIST, 16 shadows" and lines[1] == ""
-    header, rule, first, second = lines[2:]
-    assert header.split(" | ")[1:4] == ["TPR @ 0.001% FPR", "TPR @ 0.1% FPR", "TPR @ 1% FPR"]
-    assert header.count("|") == rule.count("|")
-    cells = [c.strip() for c in first.strip("|").split("|")]
-    online = rows["lira_online"]
-    assert cells[0] == "`lira_online`"
-    # 1000 non-members: 0.001 % is below one negative.
-    assert cells[1] == tables.NOT_MEASURABLE == "not measurable"
-    assert math.isnan(online["tpr@0.001%"])
-    assert cells[2] == f"{100 * online['tpr@0.1%']:.2f}% (at {100 * online['fpr_achieved@0.1%']:.3g}%)"
-    assert cells[3].startswith(f"{100 * online['tpr@1%']:.2f}%")
-    assert cells[4] == f"{online['auc']:.4f}"
-    assert cells[5] == f"{100 * online['balanced_accuracy']:.2f}%"
-    assert cells[6:] == ["1000", "1000"]
-    assert "nan" not in text.lower()
-    assert second.startswith("| `global_threshold` | not measurable |")
-
-
-def test_tpr_cell_and_percent():
-    assert tables.tpr_cell(float("nan"), float("nan")) == "not measurable"
-    assert tables.tpr_cell(0.1234, 0.0009) == "12.34% (at 0.09%)"
-    assert tables.tpr_cell(0.0, 0.0) == "0.00% (at 0%)"
-    assert tables.percent(0.5) == "50.00%"
-
-
 # --- the analysis side needs no torch ------------------------------------------------------------
 
 
 def test_analysis_modules_do_not_import_torch():
     modules = [
         "lira.statistics", "lira.gaussian", "lira.attacks", "lira.metrics", "lira.tables",
-        "lira.plots", "lira.io", "lira.splits", "lira.datasets", "lira.queries",
+        "lira.plots", "lira.io", "lira.splits", "lira.datasets", "lira.queries", "lira.analysis", "lira.catalog",
     ]
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules)
     code += "loaded = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"

@@ -187,3 +187,93 @@ def test_summarise_row():
     assert row["auc"] == pytest.approx(brute_force_auc(scores, labels))
     assert row["balanced_accuracy"] == pytest.approx(metrics.balanced_accuracy(roc))
     assert 0.7 < row["auc"] < 0.8  # Phi(1 / sqrt 2) = 0.76
+
+
+# --- ROC bands, bootstrap, per target ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tpr_on_grid_equals_tpr_at_fpr(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.random(400) < 0.5
+    scores = np.round(rng.normal(size=400) + labels, 1)  # ties
+    roc = metrics.roc_curve(scores, labels)
+    n_negative = roc.n_negative
+    # Every measurable FPR: one negative upwards, including the curve's own FPRs.
+    logarithmic = np.logspace(np.log10(1.0001 / n_negative), 0, 50)[:-1]
+    grid = np.unique(np.r_[logarithmic, roc.fpr[(roc.fpr >= 1 / n_negative) & (roc.fpr < 1)]])
+    on_grid = metrics.tpr_at_fprs_on_grid(roc, grid)
+    assert on_grid.shape == grid.shape
+    expected = [metrics.tpr_at_fpr(roc, fpr)[0] for fpr in grid]
+    np.testing.assert_array_equal(on_grid, expected)
+    expected_brute = [brute_force_tpr_at(scores, labels, fpr) for fpr in grid]
+    np.testing.assert_allclose(on_grid, expected_brute)
+    assert np.all(np.diff(on_grid) >= 0)
+    # At FPR 1 every example is a member.
+    assert metrics.tpr_at_fprs_on_grid(roc, np.array([1.0]))[0] == 1.0
+
+
+def test_tpr_on_grid_below_one_negative_is_the_zero_fpr_tpr():
+    # tpr_at_fpr says "not measurable" there; the band reads the curve at FPR 0 instead.
+    scores = np.array([9.0, 8.0, 7.0, 1.0])
+    labels = np.array([True, True, False, False])
+    roc = metrics.roc_curve(scores, labels)
+    np.testing.assert_array_equal(metrics.tpr_at_fprs_on_grid(roc, np.array([0.0, 0.1, 0.49, 0.5, 1.0])), [1, 1, 1, 1, 1])
+    roc = metrics.roc_curve(np.array([9.0, 8.0, 7.0, 1.0]), np.array([False, True, True, False]))
+    np.testing.assert_array_equal(metrics.tpr_at_fprs_on_grid(roc, np.array([0.1, 0.5, 1.0])), [0.0, 1.0, 1.0])
+
+
+def easy_sample(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 2 == 0
+    return rng.normal(size=n) + 2.0 * labels, labels
+
+
+def test_bootstrap_is_deterministic_for_a_seed():
+    scores, labels = easy_sample(600)
+    grid = np.logspace(-2, 0, 20)
+    fprs = [0.01, 0.1]
+    first = metrics.bootstrap(scores, labels, fprs, resamples=30, seed=1, grid=grid)
+    again = metrics.bootstrap(scores, labels, fprs, resamples=30, seed=1, grid=grid)
+    other = metrics.bootstrap(scores, labels, fprs, resamples=30, seed=2, grid=grid)
+    assert first[0] == again[0]
+    np.testing.assert_array_equal(first[1], again[1])
+    assert first[0] != other[0]
+    assert set(first[0]) == {"auc", "tpr@1%", "tpr@10%"}
+
+
+def test_bootstrap_intervals_contain_the_point_estimate():
+    scores, labels = easy_sample()
+    fprs = [1e-5, 0.01, 0.1]
+    grid = np.logspace(np.log10(1 / 2000), 0, 40)
+    intervals, band = metrics.bootstrap(scores, labels, fprs, resamples=100, seed=0, grid=grid)
+    row = metrics.summarise(scores, labels, fprs)
+    for key in ("auc", "tpr@1%", "tpr@10%"):
+        low, high = intervals[key]
+        assert low <= row[key] <= high, key
+        assert 0 < high - low < 0.2, key  # a real, bounded interval on 4000 points
+    # 2000 non-members: 0.001 % is never measurable, in any resample.
+    assert all(math.isnan(v) for v in intervals["tpr@0.001%"])
+    assert band.shape == (2, len(grid))
+    assert np.all(band[0] <= band[1])
+    assert np.all(np.diff(band[0]) >= 0) and np.all(np.diff(band[1]) >= 0)
+    roc = metrics.roc_curve(scores, labels)
+    point = metrics.tpr_at_fprs_on_grid(roc, grid)
+    inside = (band[0] <= point) & (point <= band[1])
+    assert inside.mean() > 0.9
+    assert intervals["auc"][0] > 0.9
+
+
+def test_per_target_lists():
+    rng = np.random.default_rng(3)
+    labels = rng.random((4, 300)) < 0.5
+    scores = rng.normal(size=(4, 300)) + labels * np.arange(4)[:, None]  # target t: separation t
+    fprs = [1e-5, 0.1]
+    spread = metrics.per_target(scores, labels, fprs)
+    assert set(spread) == {"auc", "tpr@0.001%", "tpr@10%"}
+    assert all(len(values) == 4 for values in spread.values())
+    for t in range(4):
+        assert spread["auc"][t] == pytest.approx(brute_force_auc(scores[t], labels[t]))
+        assert spread["tpr@10%"][t] == pytest.approx(brute_force_tpr_at(scores[t], labels[t], 0.1))
+        assert math.isnan(spread["tpr@0.001%"][t])
+    assert spread["auc"] == sorted(spread["auc"])  # more separation, higher AUC

@@ -98,7 +98,8 @@ def test_all_statistics_keys_and_consistency():
     logits = rng.normal(size=(7, 2, 4))
     labels = rng.integers(0, 4, size=(7, 1))
     values = statistics.all_statistics(logits, labels)
-    assert set(values) == {"logit_scaled_confidence", "hinge", "loss"}
+    assert set(values) == {"logit_scaled_confidence", "hinge", "loss", "modified_entropy"}
+    np.testing.assert_array_equal(values["modified_entropy"], statistics.modified_entropy(logits, labels))
     # phi = log p - log(1 - p) with log p = -loss.
     p = np.exp(-values["loss"])
     np.testing.assert_allclose(values["logit_scaled_confidence"], np.log(p / (1 - p)), rtol=1e-9)
@@ -116,3 +117,63 @@ def test_label_out_of_range_raises(function, bad_label):
 def test_single_class_raises():
     with pytest.raises(ValueError, match="2 classes"):
         statistics.logit_scaled_confidence(np.zeros((4, 1)), np.zeros(4, dtype=int))
+
+
+# --- modified entropy (Song & Mittal) ------------------------------------------------------------
+
+
+def naive_modified_entropy(logits, label):
+    """-(1 - p_y) log p_y - sum_{y' != y} p_y' log(1 - p_y'), one example, from softmax probabilities."""
+    z = np.asarray(logits, dtype=np.float64)
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    total = -(1 - p[label]) * np.log(p[label])
+    for k in range(len(z)):
+        if k != label:
+            total -= p[k] * np.log(1 - p[k])
+    return total
+
+
+def test_modified_entropy_matches_naive_formula():
+    rng = np.random.default_rng(6)
+    logits = rng.normal(scale=3.0, size=(60, 5))
+    logits[:10, 0] += 8.0  # some confident predictions, right and wrong
+    labels = rng.integers(0, 5, size=60)
+    got = statistics.modified_entropy(logits, labels)
+    assert got.shape == (60,) and got.dtype == np.float64
+    for i in range(60):
+        expected = naive_modified_entropy(logits[i], labels[i])
+        assert np.isfinite(expected)
+        assert got[i] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_modified_entropy_with_query_axis_and_known_values():
+    rng = np.random.default_rng(7)
+    logits = rng.normal(size=(4, 3, 6))
+    labels = rng.integers(0, 6, size=(4, 1))
+    got = statistics.modified_entropy(logits, labels)
+    for i in range(4):
+        for q in range(3):
+            assert got[i, q] == pytest.approx(naive_modified_entropy(logits[i, q], labels[i, 0]), rel=1e-10)
+    # Uniform over C classes: -(1 - 1/C) log(1/C) - (C - 1)(1/C) log(1 - 1/C).
+    c = 4
+    uniform = statistics.modified_entropy(np.zeros((1, c)), np.array([2]))[0]
+    assert uniform == pytest.approx(-(1 - 1 / c) * np.log(1 / c) - (c - 1) / c * np.log(1 - 1 / c), rel=1e-12)
+
+
+def test_modified_entropy_finite_for_extreme_logits():
+    logits = np.array([[1000.0, 0.0, 0.0], [0.0, 1000.0, 0.0], [40.0, 0.0, 0.0], [-800.0, 0.0, 5.0], [0.0, 0.0, 800.0]])
+    labels = np.array([0, 0, 0, 0, 1])
+    got = statistics.modified_entropy(logits, labels)
+    assert np.all(np.isfinite(got))
+    # Confidently right: ~0 (true value 6 e^-80 for margin 40, 0 to double precision at 1000).
+    assert got[0] == 0.0
+    assert 0.0 <= got[2] < 1e-30
+    # Confidently wrong (p_y -> 0, a wrong class p_k -> 1): -log p_y plus -log(1 - p_k), each
+    # about the margin: 1000 + (1000 - log 2), and 800 + (800 - log 2).
+    assert got[1] == pytest.approx(2000.0 - np.log(2), rel=1e-12)
+    assert got[4] == pytest.approx(1600.0 - np.log(2), rel=1e-12)
+    # The naive formula breaks there (log 0): the stable one still orders them.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert not np.isfinite(naive_modified_entropy(logits[1], 0))
+    assert got[0] < got[3] < got[1]

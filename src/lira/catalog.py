@@ -45,7 +45,7 @@ def _paper_attacks() -> dict[str, Attack]:
     return {
         # Table I (and the global-threshold row of the first issue)
         "global_threshold": Attack("threshold", "Yeom et al. (LOSS)", "loss", 1),
-        "shokri": Attack("shokri", "Shokri et al."),
+        "shokri": Attack("shokri", "Shokri et al.", queries=1),
         "song_mittal": Attack("song_mittal", "Song & Mittal", "modified_entropy", 1),
         "sablayrolles": Attack("sablayrolles", "Sablayrolles et al.", "loss", 1),
         "watson": Attack("watson", "Watson et al.", "loss", 1),

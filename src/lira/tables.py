@@ -45,8 +45,8 @@ def percent(value) -> str:
 
 
 def tpr_cell(row: pd.Series, fpr: float, interval: bool = True) -> str:
-    """'3.70 [3.12, 4.31] at 0.1' (percent, 95 % interval, FPR achieved), 'not measurable' below
-    one negative, '-' below the attack's resolution (Ye's attack R)."""
+    """'3.70 [3.12, 4.31]' (TPR in percent, 95 % bootstrap interval), 'not measurable' below one
+    negative, '-' below the attack's resolution (Ye's attack R)."""
     label = fpr_label(fpr)
     if fpr < row.get("min_fpr", 0.0):
         return BELOW_RESOLUTION
@@ -112,6 +112,8 @@ def table_2(frame: pd.DataFrame, labels: dict[str, str], dataset: str) -> pd.Dat
     rows = []
     for path, names in catalog.TABLE_2.items():
         for step, name in enumerate(names):
+            if name not in frame.index:
+                continue
             row = frame.loc[name]
             cells = {"path": path, "step": labels[name] if step else path, "TPR @ 0.1% FPR": tpr_cell(row, 1e-3), "AUC": auc_cell(row)}
             if ours:
@@ -125,6 +127,8 @@ def table_3(frame: pd.DataFrame, by_count: dict[int, str], dataset: str) -> pd.D
     ours = paper.TABLE_3.get(dataset, {})
     rows = []
     for count, name in by_count.items():
+        if name not in frame.index:
+            continue
         row = frame.loc[name]
         cells = {"queries": count, "TPR @ 0.1% FPR": tpr_cell(row, 1e-3), "TPR @ 0.001% FPR": tpr_cell(row, 1e-5), "AUC": auc_cell(row)}
         if ours:
@@ -136,7 +140,9 @@ def table_3(frame: pd.DataFrame, by_count: dict[int, str], dataset: str) -> pd.D
 def markdown(table: pd.DataFrame, caption: str = "") -> str:
     """A GitHub Markdown table, numbers right-aligned."""
     header = list(table.columns)
-    align = ["---" if table[c].dtype == object and c in ("attack", "path", "step", "name") else "---:" for c in header]
+    # Text columns left-aligned; under pandas >= 3 their dtype is "str", not object.
+    left = [c for c in header if c in ("attack", "path", "step", "name") and not pd.api.types.is_numeric_dtype(table[c])]
+    align = ["---" if c in left else "---:" for c in header]
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "|".join(align) + "|"]
     for row in table.itertuples(index=False):
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
