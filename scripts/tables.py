@@ -33,7 +33,7 @@ made = {
     "table3": (tables.table_3(frame, catalog.table_3(config), dataset), "Table III: online LiRA by number of queries"),
 }
 for key, (table, title) in made.items():
-    csv_path, markdown_path, latex_path = snakemake.output[key]
+    csv_path, markdown_path, latex_path = (snakemake.output[f"{key}_{kind}"] for kind in ("csv", "md", "tex"))
     with io.atomic_path(csv_path) as temporary:
         table.to_csv(temporary, index=False)
     io.write_text(markdown_path, tables.markdown(table, f"**{title}.** {note}"))

@@ -210,3 +210,11 @@ def test_cifar10_with_a_wide_resnet_end_to_end(tmp_path, cifar10_dir):
     assert np.load(results / "logits" / "3.npy").shape == (64, 18, 10)
     with open(results / "metrics.csv") as handle:
         assert {row["attack"] for row in csv.DictReader(handle)} == attack_names(config)
+
+
+def test_report_gathers_every_table_and_figure(tiny_run):
+    workdir, config = tiny_run
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    for name in ("roc.png", "shadow_count.png", "examples.png", "score_distribution.png", "metrics.csv", "most_exposed.csv"):
+        assert name in html, name
