@@ -50,9 +50,11 @@ def shadow_count_figure(rows: pd.DataFrame, max_fpr_label: str, title: str):
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for axes, column, label in ((left, "tpr", f"TPR @ {max_fpr_label} FPR"), (right, "auc", "AUC")):
         sns.lineplot(data=rows, x="shadow_models", y=column, hue="variant", marker="o", errorbar="sd", ax=axes)
-        axes.set(xscale="log", xlabel="shadow models", ylabel=label)
-        axes.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axes.set_xscale("log", base=2)
+        axes.set(xlabel="shadow models", ylabel=label)
         axes.set_xticks(sorted(rows["shadow_models"].unique()))
+        axes.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     left.get_legend().remove()
     right.legend(fontsize="x-small")
     figure.suptitle(title)
