@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 FASHION_MNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup dataset run dry-run test lint format clean-results
+.PHONY: setup dataset run dry-run plan slurm test lint format clean-results
 
 # The project virtualenv: torch and torchvision pinned (this pair installs from local disk on
 # our machines; torchvision only imports beside its own torch), then the package and its tools.
@@ -31,6 +31,20 @@ run: setup
 # What would run, without running it.
 dry-run: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --dry-run
+
+# Jobs per rule (all, done, to run) and an estimate of device-hours and disk for a config:
+# `make plan CONFIG=config/cifar10.yaml DEVICES=8`. See the README's "Running on a cluster".
+CONFIG ?= config.yaml
+DEVICES ?= 1
+plan: $(VENV)/.installed
+	$(PYTHON) -m lira.plan --configfile $(CONFIG) --devices $(DEVICES)
+
+# Debian's SLURM and munge, for tests/test_slurm.py, which starts a throw-away single-node cluster
+# (and stops it). Needs root or sudo, and apt; without them that test is skipped.
+slurm:
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then echo "SLURM: installed"; \
+	elif command -v apt-get >/dev/null; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; \
+	else echo "no apt-get: install slurm-wlm and munge to run tests/test_slurm.py" >&2; fi
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest -q

@@ -47,6 +47,13 @@ COMPUTE = config["compute"]
 USES_GPU = COMPUTE["device"] != "cpu"
 
 
+def per_try(setting, rule):
+    """A job resource that grows with each retry (--retries): try k asks for k times
+    compute.<setting>.<rule> (a cluster job that ran out of time or memory gets more).
+    """
+    return lambda wildcards, attempt: attempt * COMPUTE[setting][rule]
+
+
 def result(path):
     """A path inside this experiment's results folder."""
     return f"results/{EXPERIMENT}/{path}"

@@ -15,9 +15,8 @@ rule logits:
     threads: config["compute"]["threads"]
     resources:
         gpu=1 if USES_GPU else 0,
-        # Each retry (--retries) asks for more: try k gets k times the configured time and memory.
-        runtime=lambda wildcards, attempt: attempt * COMPUTE["runtime_minutes"]["logits"],
-        mem_mb=lambda wildcards, attempt: attempt * COMPUTE["mem_mb"]["logits"],
+        runtime=per_try("runtime_minutes", "logits"),
+        mem_mb=per_try("mem_mb", "logits"),
     params:
         model=setting("model"),
         queries=setting("queries"),

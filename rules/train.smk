@@ -14,9 +14,8 @@ rule train:
     threads: config["compute"]["threads"]
     resources:
         gpu=1 if USES_GPU else 0,
-        # Each retry (--retries) asks for more: try k gets k times the configured time and memory.
-        runtime=lambda wildcards, attempt: attempt * COMPUTE["runtime_minutes"]["train"],
-        mem_mb=lambda wildcards, attempt: attempt * COMPUTE["mem_mb"]["train"],
+        runtime=per_try("runtime_minutes", "train"),
+        mem_mb=per_try("mem_mb", "train"),
     params:
         # Only what decides the weights: changing N or any attack setting retrains nothing.
         seed=setting("seed"),

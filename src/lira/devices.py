@@ -76,8 +76,11 @@ def release() -> None:
 
 
 def select_device(requested: str, log: logging.Logger, lock_directory: Path = LOCK_DIRECTORY):
-    """The torch.device for compute.device `requested` (see the module's docstring), logged."""
+    """The torch.device for compute.device `requested` (see the module's docstring), logged with
+    the host and, inside a SLURM job, its id."""
     import torch
+
+    log.info("host %s, SLURM job %s", os.uname().nodename, os.environ.get("SLURM_JOB_ID", "none"))
 
     if requested == "cpu":
         return torch.device("cpu")

@@ -1,0 +1,372 @@
+"""Plan an experiment's compute before spending it: the jobs per rule (all, done, to run) and an
+estimate of device-hours and disk, with the assumptions behind it.
+
+    python -m lira.plan --configfile config/cifar10.yaml --devices 8
+    make plan CONFIG=config/cifar10.yaml
+
+Job counts come from two Snakemake dry runs (the jobs left, and all jobs with --forceall): no data,
+GPU or network needed. Timings come, first found first used, from
+1. finished trainings of this experiment: results/<experiment>/models/<i>.json (seconds of each
+   epoch) and the rules' benchmark files benchmarks/<rule>/<i>.tsv (each job's wall time, start-up
+   included);
+2. a calibration saved by an earlier plan, results/<experiment>/benchmarks/calibration.json;
+3. a short calibration run on this machine (lira.calibrate, in its own process because it needs
+   torch): a few training steps and inference batches of the configured model on random images of
+   the dataset's shape, extrapolated to an epoch and to a logits job.
+`--calibrate` measures again. This module imports neither torch nor Snakemake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .datasets import IMAGE_SHAPE, NUM_CLASSES
+from .queries import query_set
+
+REPO = Path(__file__).resolve().parents[2]
+PER_MODEL = ("train", "logits", "scores")
+STATISTICS_PER_SCORE_FILE = 5  # float32 [pool, queries] each: what scores/<i>.npz holds today
+
+
+# --- the config ----------------------------------------------------------------------------------
+
+
+def load_config(directory: Path, configfiles: list[Path], schema: Path | None = REPO / "schemas" / "config.schema.yaml") -> dict:
+    """The config Snakemake would see: <directory>/config.yaml updated by each --configfile, with
+    the schema's defaults filled in."""
+    config: dict = {}
+    for path in [directory / "config.yaml", *configfiles]:
+        if path.exists():
+            _update(config, yaml.safe_load(path.read_text()) or {})
+        elif path != directory / "config.yaml":
+            raise FileNotFoundError(path)
+    if schema is not None and schema.exists():
+        _fill_defaults(config, yaml.safe_load(schema.read_text()))
+    return config
+
+
+def _update(config: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            _update(config[key], value)
+        else:
+            config[key] = value
+
+
+def _fill_defaults(instance: dict, schema: dict) -> None:
+    for key, rule in schema.get("properties", {}).items():
+        if key not in instance and "default" in rule:
+            instance[key] = json.loads(json.dumps(rule["default"]))
+        if isinstance(instance.get(key), dict):
+            _fill_defaults(instance[key], rule)
+
+
+# --- the jobs ------------------------------------------------------------------------------------
+
+
+def parse_job_stats(text: str) -> dict[str, int]:
+    """Job counts per rule from a dry run's "Job stats" table ({} when nothing is to be done)."""
+    if "Job stats:" not in text:
+        return {}
+    counts = {}
+    for line in text.split("Job stats:", 1)[1].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    counts.pop("total", None)
+    return counts
+
+
+def job_counts(snakemake: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(all jobs, jobs to run) per rule, from two dry runs of the `snakemake` command, in parallel."""
+
+    def dry_run(*extra):
+        process = subprocess.run([*snakemake, "--dry-run", "--nolock", "--quiet", "rules", *extra], capture_output=True, text=True)
+        if process.returncode != 0:
+            raise RuntimeError(f"snakemake --dry-run failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}")
+        return parse_job_stats(process.stdout + process.stderr)
+
+    with ThreadPoolExecutor(2) as pool:
+        everything, pending = pool.map(lambda extra: dry_run(*extra), [("--forceall",), ()])
+    return everything, pending
+
+
+# --- the timings ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    """What one train and one logits job cost, measured somewhere (`source`) on `device`."""
+
+    source: str
+    device: str
+    threads: int
+    epoch_seconds: float  # one training epoch of one model
+    train_overhead_seconds: float  # the rest of a train job: start-up, loading, accuracy, saving
+    logits_seconds: float  # one logits job
+    weights_bytes: float | None = None
+    per_model_bytes: dict[str, float] = field(default_factory=dict)  # measured file sizes, by kind
+    other_seconds: dict[str, float] = field(default_factory=dict)  # other rules' job time, by rule
+    notes: list[str] = field(default_factory=list)
+
+
+def read_benchmark_seconds(path: Path) -> float:
+    with open(path) as handle:
+        return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
+
+
+def from_past_runs(results: Path) -> Timings | None:
+    """Timings of the finished trainings under `results` (models/*.json, benchmarks/*), or None."""
+    metrics = {}
+    for path in sorted((results / "models").glob("*.json")):
+        try:
+            metrics[path.stem] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    metrics = {model: m for model, m in metrics.items() if m.get("epoch_seconds")}
+    if not metrics:
+        return None
+    epochs = [seconds for m in metrics.values() for seconds in m["epoch_seconds"]]
+    overheads, notes = [], []
+    for model, m in metrics.items():
+        benchmark = results / "benchmarks" / "train" / f"{model}.tsv"
+        if benchmark.exists():  # the job's wall time, start-up and saving included
+            overheads.append(read_benchmark_seconds(benchmark) - sum(m["epoch_seconds"]))
+        elif "train_seconds" in m:
+            overheads.append(m["train_seconds"] - sum(m["epoch_seconds"]))
+    logits = [read_benchmark_seconds(path) for path in (results / "benchmarks" / "logits").glob("*.tsv")]
+    if not logits:
+        notes.append("no logits benchmark: a logits job is taken as one epoch's time")
+    other: dict[str, list[float]] = {}
+    for path in (results / "benchmarks").rglob("*.tsv"):
+        rule = path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
+        if rule not in ("train", "logits"):
+            other.setdefault(rule, []).append(read_benchmark_seconds(path))
+    sizes = {}
+    for kind, pattern in (("train", "models/*.pt"), ("logits", "logits/*.npy"), ("scores", "scores/*.npz")):
+        found = [path.stat().st_size for path in results.glob(pattern)]
+        if found:
+            sizes[kind] = statistics.median(found)
+    devices = sorted({str(m.get("device", "?")) for m in metrics.values()})
+    threads = sorted({int(m.get("threads", 1)) for m in metrics.values()})
+    return Timings(
+        source=f"{len(metrics)} finished trainings in {results} (median over {len(epochs)} epochs)",
+        device=",".join(devices),
+        threads=threads[-1],
+        epoch_seconds=statistics.median(epochs),
+        train_overhead_seconds=max(statistics.median(overheads), 0.0) if overheads else 0.0,
+        logits_seconds=statistics.median(logits) if logits else statistics.median(epochs),
+        weights_bytes=sizes.get("train"),
+        per_model_bytes=sizes,
+        other_seconds={rule: statistics.median(values) for rule, values in other.items()},
+        notes=notes,
+    )
+
+
+def calibrate(arguments: list[str], save: Path) -> Timings:
+    """Run lira.calibrate in its own process (it imports torch) and keep its result in `save`."""
+    process = subprocess.run([sys.executable, "-m", "lira.calibrate", *arguments], capture_output=True, text=True)
+    if process.returncode != 0:
+        raise RuntimeError(f"calibration failed:\n{process.stderr[-3000:]}")
+    measured = json.loads(process.stdout.strip().splitlines()[-1])
+    save.parent.mkdir(parents=True, exist_ok=True)
+    save.write_text(json.dumps(measured, indent=2) + "\n")
+    return timings_from_calibration(measured, f"a calibration run on this machine, saved to {save}")
+
+
+def timings_from_calibration(measured: dict, source: str) -> Timings:
+    return Timings(
+        source=source,
+        device=measured["device"],
+        threads=measured["threads"],
+        epoch_seconds=measured["epoch_seconds"],
+        train_overhead_seconds=measured["startup_seconds"],
+        logits_seconds=measured["startup_seconds"] + measured["logits_compute_seconds"],
+        weights_bytes=measured["weights_bytes"],
+        notes=[
+            f"seconds per epoch = {measured['steps']} timed training steps of batch {measured['batch_size']}, "
+            f"after {measured['warmup_steps']} untimed, times {measured['steps_per_epoch']} steps per epoch",
+            "job start-up (process, torch import, building the model) as measured by the calibration; "
+            "loading the real pool and saving are not included",
+        ],
+    )
+
+
+# --- the estimate --------------------------------------------------------------------------------
+
+
+def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
+    """Bytes each model adds: weights, logits, scores (measured where there are files)."""
+    pool = config["data"]["pool_size"]
+    queries = len(query_set(config["queries"]["mirror"], config["queries"]["shift"], config["queries"]["stride"]))
+    classes = NUM_CLASSES[config["data"]["dataset"]]
+    sizes = {
+        "train": timings.weights_bytes or 0.0,
+        "logits": 128 + 4.0 * pool * queries * classes,
+        "scores": STATISTICS_PER_SCORE_FILE * (128 + 4.0 * pool * queries),
+    }
+    sizes.update(timings.per_model_bytes)
+    return sizes
+
+
+def pool_bytes(config: dict) -> float:
+    data = config["data"]
+    return (data["pool_size"] + data["holdout_size"]) * (math.prod(IMAGE_SHAPE[data["dataset"]]) + 8)
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError
+
+
+def human_seconds(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+@dataclass
+class Estimate:
+    train_job_seconds: float
+    device_hours: dict[str, float]  # train, logits
+    other_hours: dict[str, float]  # other rules with a benchmark
+    disk_bytes_to_write: float
+    disk_bytes_total: float
+
+
+def estimate(config: dict, everything: dict[str, int], pending: dict[str, int], timings: Timings) -> Estimate:
+    epochs = config["train"]["epochs"]
+    train_job = timings.train_overhead_seconds + epochs * timings.epoch_seconds
+    hours = {
+        "train": pending.get("train", 0) * train_job / 3600,
+        "logits": pending.get("logits", 0) * timings.logits_seconds / 3600,
+    }
+    other = {rule: pending.get(rule, 0) * seconds / 3600 for rule, seconds in timings.other_seconds.items() if pending.get(rule)}
+    sizes = per_model_bytes(config, timings)
+    to_write = sum(pending.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + (pool_bytes(config) if pending.get("pool") else 0)
+    total = sum(everything.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + pool_bytes(config)
+    return Estimate(train_job, hours, other, to_write, total)
+
+
+def report(config: dict, configfiles: list[Path], everything: dict, pending: dict, timings: Timings | None, devices: int) -> str:
+    data, model, train = config["data"], config["model"], config["train"]
+    queries = len(query_set(config["queries"]["mirror"], config["queries"]["shift"], config["queries"]["stride"]))
+    arch = f"WRN-{model.get('depth', 28)}-{model['width']}" if model["arch"] == "wrn" else f"{model['arch']} (width {model['width']})"
+    lines = [
+        f"Plan for experiment {config['experiment']} ({', '.join(map(str, configfiles)) or 'config.yaml'}): "
+        f"{config['shadow_models']} shadow models, {arch}, {train['epochs']} epochs on {data['pool_size'] // 2} "
+        f"{data['dataset']} images each, {queries} queries",
+        "",
+        f"{'rule':<22}{'all':>7}{'done':>7}{'to run':>8}",
+    ]
+    for rule, count in everything.items():
+        left = pending.get(rule, 0)
+        lines.append(f"{rule:<22}{count:>7}{count - left:>7}{left:>8}")
+    lines.append(f"{'total':<22}{sum(everything.values()):>7}{sum(everything.values()) - sum(pending.values()):>7}{sum(pending.values()):>8}")
+    lines.append("")
+    if timings is None:
+        lines.append("No timings: no finished training, no calibration (see --calibrate); no estimate of hours.")
+        return "\n".join(lines)
+    result = estimate(config, everything, pending, timings)
+    kind = "GPU" if timings.device.startswith("cuda") else "CPU"
+    device_hours = sum(result.device_hours.values())
+    lines += [
+        f"Timings: {timings.source}; measured on {timings.device}, {timings.threads} thread(s) per job.",
+        f"  one epoch {human_seconds(timings.epoch_seconds)}, train job {human_seconds(result.train_job_seconds)} "
+        f"({human_seconds(timings.train_overhead_seconds)} of it outside the epochs), logits job "
+        f"{human_seconds(timings.logits_seconds)}",
+        "",
+        "Estimate of what is left to run:",
+        f"  train   {pending.get('train', 0):>5} jobs x {human_seconds(result.train_job_seconds):>9} = "
+        f"{result.device_hours['train']:10.2f} {kind}-hours",
+        f"  logits  {pending.get('logits', 0):>5} jobs x {human_seconds(timings.logits_seconds):>9} = "
+        f"{result.device_hours['logits']:10.2f} {kind}-hours",
+        f"  total {device_hours:.2f} {kind}-hours: about {human_seconds(3600 * device_hours / devices)} of wall time "
+        f"on {devices} device(s) running one job each",
+    ]
+    if result.other_hours:
+        other = ", ".join(f"{rule} {hours * 60:.1f} min" for rule, hours in sorted(result.other_hours.items()))
+        lines.append(f"  other rules (CPU, from their benchmarks): {other}")
+    lines += [
+        f"  disk: {human_bytes(result.disk_bytes_to_write)} to write, {human_bytes(result.disk_bytes_total)} for the "
+        f"pool and every model's weights, logits and scores",
+        "",
+        "Cluster requests (compute.runtime_minutes, first try): "
+        + ", ".join(
+            f"{rule} {config['compute']['runtime_minutes'][rule]} min for an estimated {human_seconds(seconds)}"
+            + ("  <-- too short" if seconds > 60 * config["compute"]["runtime_minutes"][rule] else "")
+            for rule, seconds in (("train", result.train_job_seconds), ("logits", timings.logits_seconds))
+        ),
+        "",
+        "Assumptions:",
+        f"  - the jobs run on devices like the one measured ({timings.device}); "
+        + (
+            f"the config asks for {config['compute']['device']}: measure on such a node for its GPU-hours"
+            if kind == "CPU" and config["compute"]["device"] != "cpu"
+            else "a job has its device to itself"
+        ),
+        "  - every epoch costs the same; jobs running at once do not slow each other down",
+        f"  - sizes: weights {human_bytes(per_model_bytes(config, timings)['train'])} per model"
+        + (" (measured)" if "train" in timings.per_model_bytes else " (parameters and buffers, float32)")
+        + ("; logits and scores measured" if "logits" in timings.per_model_bytes else
+           f"; logits float32 [pool, queries, classes], scores {STATISTICS_PER_SCORE_FILE} float32 [pool, queries]")
+        + "; the analysis after the scores adds about as much as the scores again",
+        f"  - checkpoints (deleted when a training ends) need up to twice the weights per running training",
+        *(f"  - {note}" for note in timings.notes),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lira.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configfile", type=Path, action="append", default=[], help="as for snakemake (repeatable)")
+    parser.add_argument("--directory", type=Path, default=Path("."), help="the workflow's working directory")
+    parser.add_argument("--snakefile", type=Path, default=REPO / "Snakefile")
+    parser.add_argument("--snakemake", default=str(Path(sys.executable).parent / "snakemake"), help="the snakemake command")
+    parser.add_argument("--devices", type=int, default=1, help="devices running jobs at once, for the wall time")
+    parser.add_argument("--calibrate", action="store_true", help="measure on this machine even if timings exist")
+    parser.add_argument("--no-calibrate", action="store_true", help="never run a calibration")
+    parser.add_argument("--calibration-steps", type=int, default=10, help="timed training steps of a calibration")
+    args = parser.parse_args(argv)
+
+    configfiles = args.configfile
+    config = load_config(args.directory, configfiles)
+    command = [args.snakemake, "--snakefile", str(args.snakefile), "--directory", str(args.directory), "--cores", "1"]
+    for path in configfiles:
+        command += ["--configfile", str(path)]
+    everything, pending = job_counts(command)
+
+    results = args.directory / "results" / config["experiment"]
+    saved = results / "benchmarks" / "calibration.json"
+    timings = None if args.calibrate else from_past_runs(results)
+    if timings is None and saved.exists() and not args.calibrate:
+        timings = timings_from_calibration(json.loads(saved.read_text()), f"an earlier calibration, {saved}")
+    if timings is None and not args.no_calibrate:
+        print(f"Calibrating on this machine ({args.calibration_steps} training steps)...", file=sys.stderr)
+        arguments = ["--directory", str(args.directory), "--steps", str(args.calibration_steps)]
+        for path in configfiles:
+            arguments += ["--configfile", str(path)]
+        timings = calibrate(arguments, saved)
+    print(report(config, configfiles, everything, pending, timings, args.devices))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
