@@ -30,15 +30,20 @@ def mlp(in_shape, num_classes, width):
 
 def cnn(in_shape, num_classes, width):
     """Two 3x3 conv blocks (width, 2*width channels), each ReLU + 2x2 max-pool, then a linear head:
-    small enough to train 64 copies on a laptop CPU, deep enough to memorise."""
+    small enough to train 64 copies on a laptop CPU, deep enough to memorise.
+
+    Each block pools before the ReLU: max-pool and ReLU commute (both monotone), so the outputs
+    and the gradients are exactly those of ReLU-then-pool, but the ReLU and its backward touch a
+    quarter of the values (a ~1.2x faster training step on CPU; benchmarks/). The modules' order
+    holds no parameters, so state dicts are unchanged."""
     channels, height, breadth = in_shape
     return nn.Sequential(
         nn.Conv2d(channels, width, 3, padding=1),
-        nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.ReLU(inplace=True),
         nn.Conv2d(width, 2 * width, 3, padding=1),
-        nn.ReLU(),
         nn.MaxPool2d(2),
+        nn.ReLU(inplace=True),
         nn.Flatten(),
         nn.Linear(2 * width * (height // 4) * (breadth // 4), num_classes),
     )
