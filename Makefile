@@ -52,3 +52,10 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile rules/
+
+# The benchmark suite (README "Performance"): training efficiency, scoring against the per-example
+# reference algorithm, and the pipeline overhead of the finished default run in results/.
+# Under 10 minutes on 2 cores; e.g. `make bench BENCH_ARGS="--results /path/to/results/fmnist-cnn"`.
+.PHONY: bench
+bench: $(VENV)/.installed
+	$(PYTHON) -m benchmarks $(BENCH_ARGS)

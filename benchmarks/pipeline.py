@@ -1,0 +1,178 @@
+"""Pipeline overhead of a finished run of the workflow: its wall time against the pure compute
+time of its training steps, and where the rest went.
+
+Read from the run's own files (nothing is rerun):
+- results/<experiment>/models/<i>.json: `epoch_seconds`, the training loop's time per epoch
+  measured inside the job (the training steps only: no start-up, data loading, evaluation,
+  checkpoint or weight writing);
+- results/<experiment>/benchmarks/<rule>/*.tsv: Snakemake's `benchmark:` files, wall seconds `s`
+  of each train, logits, shadows, fit, attack and figure_shadow_count job;
+- the run's Snakemake log (.snakemake/log/*.log next to results/): `Date:` (start), `Elapsed
+  time:` (the workflow's wall time) and `--cores`. Without a complete log, the wall time is taken
+  from file times: the first benchmarked job's start (its .tsv's mtime minus its `s`) to the
+  newest file under results/<experiment>/.
+
+Definitions (printed with the numbers):
+- workflow overhead = 1 - (sum of training-step seconds) / (wall time x cores): the share of the
+  machine's core-seconds not spent in training steps;
+- train-job overhead = 1 - (sum of training-step seconds) / (sum of train jobs' wall seconds):
+  what start-up, imports, data loading, evaluation and writing add to each train job.
+The start-up cost of one job (a fresh interpreter importing torch and the package, or only
+numpy and the package) is measured live, in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _tsv_seconds(path: Path) -> float:
+    with path.open() as handle:
+        return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
+
+
+def _find_log(results: Path) -> tuple[Path | None, dict]:
+    """The complete Snakemake log (one with 'Elapsed time') of the run during which most of the
+    train jobs' metrics in `results` were written (the latest on a tie), parsed: start, elapsed,
+    cores, command."""
+    workdir = results.parent.parent
+    written = [p.stat().st_mtime for p in (results / "models").glob("*.json")]
+    best, best_info, best_count = None, {}, 0
+    for log in sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log")):
+        text = log.read_text(errors="replace")
+        date = re.search(r"^\s*Date: (\S+ \S+)", text, re.M)
+        elapsed = re.search(r"^Elapsed time: (\d+):(\d\d):(\d\d(?:\.\d+)?)", text, re.M)
+        if not (date and elapsed):
+            continue
+        start = datetime.fromisoformat(date.group(1)).timestamp()
+        hours, minutes, seconds = elapsed.groups()
+        duration = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        count = sum(start - 1 <= t <= start + duration + 60 for t in written)
+        if count == 0 or count < best_count:
+            continue
+        cores = re.search(r"--cores[ =](\d+)", text) or re.search(r"\s-c\s*(\d+)", text)
+        command = re.search(r"^\s*Command: (.*)$", text, re.M)
+        best, best_count = log, count
+        best_info = {
+            "start": start,
+            "elapsed": duration,
+            "cores": int(cores.group(1)) if cores else None,
+            "command": command.group(1) if command else "",
+        }
+    return best, best_info
+
+
+def startup_seconds(code: str, repeats: int = 3) -> float:
+    """Best wall time of a fresh interpreter running `code` (imports), like a job's start."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def analyse(results: Path, cores: int | None = None, measure_startup: bool = True) -> dict:
+    """Overhead figures of the run in `results` (results/<experiment>). With the run's complete
+    log, only files written during that run count (a later partial rerun does not mix in)."""
+    results = Path(results)
+    log, info = _find_log(results)
+    if log is not None:
+        wall, source = info["elapsed"], f"Snakemake log {log} ('Elapsed time')"
+        cores = cores or info["cores"]
+        window = (info["start"] - 1, info["start"] + info["elapsed"] + 60)
+    else:
+        tsvs = list((results / "benchmarks").rglob("*.tsv"))
+        if not tsvs:
+            raise FileNotFoundError(f"{results}/benchmarks: no benchmark files and no complete Snakemake log")
+        start = min(p.stat().st_mtime - _tsv_seconds(p) for p in tsvs)
+        end = max(p.stat().st_mtime for p in results.rglob("*") if p.is_file())
+        wall, source = end - start, "file times (first benchmarked job's start to the newest output)"
+        window = (-math.inf, math.inf)
+
+    def of_run(paths):
+        return [p for p in paths if window[0] <= p.stat().st_mtime <= window[1]]
+
+    all_models = list((results / "models").glob("*.json"))
+    models = of_run(all_models)
+    if not models:
+        raise FileNotFoundError(f"{results}/models/*.json: no train job finished during the run")
+    metrics = {int(p.stem): json.loads(p.read_text()) for p in models}
+    compute = {model: sum(m["epoch_seconds"]) for model, m in metrics.items()}
+    train_seconds = {model: m["train_seconds"] for model, m in metrics.items()}
+    train_wall = {int(p.stem): _tsv_seconds(p) for p in of_run((results / "benchmarks" / "train").glob("*.tsv"))}
+    paired = sorted(set(compute) & set(train_wall))  # train jobs with both files
+    walls = {}
+    all_tsvs = list((results / "benchmarks").rglob("*.tsv"))
+    for path in of_run(all_tsvs):
+        rule = path.parent.name if path.parent != results / "benchmarks" else path.stem
+        walls.setdefault(rule, []).append(_tsv_seconds(path))
+    excluded = len(all_models) - len(models) + len(all_tsvs) - sum(len(v) for v in walls.values())
+    cores = cores or 2
+    core_seconds = wall * cores
+    total_compute = sum(compute.values())
+    total_train_wall = sum(train_wall.values())
+    known = {rule: sum(seconds) for rule, seconds in walls.items()}
+    other_known = sum(seconds for rule, seconds in known.items() if rule not in ("train",))
+    report = {
+        "results": str(results),
+        "wall_source": source,
+        "command": info.get("command", ""),
+        "wall_seconds": wall,
+        "cores": cores,
+        "core_seconds": core_seconds,
+        "models": len(compute),
+        "models_in_folder": len(all_models),
+        "training_step_seconds": total_compute,
+        "train_loop_seconds": sum(train_seconds.values()),
+        "train_job_seconds": total_train_wall,
+        "train_job_overhead_seconds_mean": sum(train_wall[i] - compute[i] for i in paired) / max(len(paired), 1),
+        "train_job_overhead": 1 - sum(compute[i] for i in paired) / sum(train_wall[i] for i in paired) if paired else float("nan"),
+        "workflow_overhead": 1 - total_compute / core_seconds,
+        "job_seconds_by_rule": known,
+        "jobs_by_rule": {rule: len(seconds) for rule, seconds in walls.items()},
+        "unaccounted_core_seconds": core_seconds - total_train_wall - other_known,
+        "files_outside_run": excluded,
+    }
+    if measure_startup:
+        report.update(startup_costs())
+    return report
+
+
+def startup_costs() -> dict:
+    """What every job pays before its work, measured in fresh interpreters: importing torch and
+    the package (train and logits jobs), importing numpy and the package (the analysis jobs), and
+    the first torch.optim optimizer, whose methods import torch._dynamo on first use (train jobs)."""
+    torch_imports = startup_seconds("import torch, lira.training, lira.models")
+    optimizer = startup_seconds(
+        "import torch, lira.training, lira.models; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)"
+    )
+    return {
+        "startup_python_seconds": startup_seconds("pass"),
+        "startup_torch_seconds": torch_imports,
+        "startup_numpy_seconds": startup_seconds("import numpy, lira.attacks, lira.io"),
+        "first_optimizer_seconds": max(0.0, optimizer - torch_imports),
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", type=Path, help="results/<experiment> of a finished run")
+    parser.add_argument("--cores", type=int, help="cores the run used (default: from its log, else 2)")
+    args = parser.parse_args(argv)
+    print(json.dumps(analyse(args.results, args.cores), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Scoring: our LiRA (lira.gaussian + lira.attacks) against a per-example implementation of the
+reference code's algorithm, on the same synthetic arrays.
+
+Both sides compute the same four variants (online and offline, per-example and global variance)
+for the same T targets, each target attacked with the other N-1 models as its shadows:
+
+- **reference** (written here from ../shared/LIRA.md, not copied from anywhere): loads every
+  model's statistics into one [N, n, Q] array, as the reference code does, and loops over targets
+  and, for each target, over examples in Python: the example's IN and OUT values among the other
+  N-1 models, their means and unbiased variances, then the scores. Global variance needs a first
+  pass over every example (the squared deviations from each example's own means) before scoring.
+- **ours**: streams over the N models once, one [n, Q] block at a time, into sufficient statistics
+  (lira.gaussian.ShadowFitAccumulator), derives every target's leave-one-out Gaussians from them
+  at once (lira.gaussian.leave_one_out, vectorised over targets, examples and queries) and scores
+  with lira.attacks.lira_online / lira_offline: exactly the library calls of the workflow's fit and
+  attack steps.
+
+Each measurement runs in a fresh Python process (`python -m benchmarks.scoring worker ...`), so
+its peak resident memory (ru_maxrss) is its own. Where the reference would take too long it is
+timed on the first k examples and its time scaled by n / k (said so in the output); the scores are
+compared on a problem both sides solved in full (the first k examples; global variance pools over
+exactly the examples scored, so the comparison runs ours on the same k examples too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.special import log_ndtr
+
+from lira import splits
+from lira.attacks import lira_offline, lira_online
+from lira.gaussian import FIT_BLOCK, MIN_VARIANCE, ShadowFitAccumulator, leave_one_out
+
+VARIANTS = ("online", "online_global", "offline", "offline_global")
+OFFLINE_TEST = "one-sided"  # the config's default (paper Eq. 4), on both sides
+
+
+# --- synthetic data ----------------------------------------------------------------------------
+
+
+def write_synthetic(directory: Path, n_models: int, n_examples: int, n_queries: int, seed: int = 0) -> None:
+    """phi.npy float32 [N, n, Q] and keep.npy bool [N, n] like the workflow's shadows/: the
+    complementary-pair splits of lira.splits, per-example centres and IN shifts, query noise."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    keep = splits.keep_matrix(seed, n_models, n_examples)
+    centre = (rng.normal(size=(n_examples, 1)) * 2.0 + rng.normal(size=(n_examples, n_queries)) * 0.3).astype(np.float32)
+    shift = np.abs(rng.normal(1.0, 0.5, size=(n_examples, 1))).astype(np.float32)
+    spread = rng.uniform(0.5, 1.5, size=(n_examples, 1)).astype(np.float32)
+    phi = np.lib.format.open_memmap(directory / "phi.npy", "w+", np.float32, (n_models, n_examples, n_queries))
+    for model in range(n_models):
+        noise = rng.standard_normal(size=(n_examples, n_queries), dtype=np.float32)
+        phi[model] = centre + shift * keep[model][:, None] + spread * noise
+    phi.flush()
+    del phi
+    np.save(directory / "keep.npy", keep)
+
+
+class ModelReader:
+    """Reads blocks of models [B, n, Q] of a float32 [N, n, Q] .npy file with plain file reads, so
+    that streaming over models holds one block in memory (a memory map would leave every page it
+    touched resident and counted in the peak memory)."""
+
+    def __init__(self, path: Path):
+        self.handle = open(path, "rb")
+        version = np.lib.format.read_magic(self.handle)
+        if version == (1, 0):
+            self.shape, _, self.dtype = np.lib.format.read_array_header_1_0(self.handle)
+        else:
+            self.shape, _, self.dtype = np.lib.format.read_array_header_2_0(self.handle)
+        self.offset = self.handle.tell()
+
+    def __call__(self, start: int, stop: int) -> np.ndarray:
+        """Models start..stop-1, [B, n, Q], read into a buffer reused from call to call (valid
+        until the next call)."""
+        n, q = self.shape[1:]
+        stop = min(stop, self.shape[0])
+        if getattr(self, "buffer", None) is None or len(self.buffer) < stop - start:
+            self.buffer = np.empty((stop - start, n, q), dtype=self.dtype)
+        block = self.buffer[: stop - start]
+        self.handle.seek(self.offset + start * n * q * self.dtype.itemsize)
+        if self.handle.readinto(memoryview(block).cast("B")) != block.nbytes:
+            raise EOFError(f"{self.handle.name}: models {start}..{stop - 1} are truncated")
+        return block
+
+
+# --- the two implementations -------------------------------------------------------------------
+
+
+def reference_scores(phi: np.ndarray, keep: np.ndarray, n_targets: int) -> dict[str, np.ndarray]:
+    """The reference algorithm, per target and per example. phi [N, n, Q], keep [N, n].
+    Returns variant -> scores [T, n]. Same estimators as lira.gaussian: means, unbiased
+    per-example variances, global variance pooled around each example's own mean, every variance
+    floored at MIN_VARIANCE; where some example has fewer than 2 values in a group, every example
+    takes the pooled variance (lira.gaussian._group_moments)."""
+    n_models, n_examples, _ = phi.shape
+    scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}
+    for target in range(n_targets):
+        shadows = np.delete(np.arange(n_models), target)
+        moments = []
+        squares_in = squares_out = 0.0
+        count_in = count_out = 0
+        fewest = n_models
+        for example in range(n_examples):  # pass 1: each example's moments
+            values = phi[shadows, example].astype(np.float64)  # [N-1, Q]
+            member = keep[shadows, example]
+            inside, outside = values[member], values[~member]
+            mean_in, mean_out = inside.mean(axis=0), outside.mean(axis=0)
+            var_in = inside.var(axis=0, ddof=1) if len(inside) > 1 else np.full_like(mean_in, np.nan)
+            var_out = outside.var(axis=0, ddof=1) if len(outside) > 1 else np.full_like(mean_out, np.nan)
+            squares_in = squares_in + ((inside - mean_in) ** 2).sum(axis=0)
+            squares_out = squares_out + ((outside - mean_out) ** 2).sum(axis=0)
+            count_in += len(inside)
+            count_out += len(outside)
+            fewest = min(fewest, len(inside), len(outside))
+            moments.append((mean_in, var_in, mean_out, var_out))
+        pooled_in = np.maximum(squares_in / count_in, MIN_VARIANCE)
+        pooled_out = np.maximum(squares_out / count_out, MIN_VARIANCE)
+        for example in range(n_examples):  # pass 2: the target's scores
+            x = phi[target, example].astype(np.float64)  # [Q]
+            mean_in, var_in, mean_out, var_out = moments[example]
+            if fewest < 2:
+                var_in, var_out = pooled_in, pooled_out
+            var_in, var_out = np.maximum(var_in, MIN_VARIANCE), np.maximum(var_out, MIN_VARIANCE)
+            for suffix, v_in, v_out in (("", var_in, var_out), ("_global", pooled_in, pooled_out)):
+                log_in = -0.5 * (np.log(2 * np.pi * v_in) + (x - mean_in) ** 2 / v_in)
+                log_out = -0.5 * (np.log(2 * np.pi * v_out) + (x - mean_out) ** 2 / v_out)
+                scores["online" + suffix][target, example] = np.mean(log_in - log_out)
+                scores["offline" + suffix][target, example] = np.mean(log_ndtr((x - mean_out) / np.sqrt(v_out)))
+    return scores
+
+
+@dataclass
+class OurTimes:
+    fit: float
+    score: float
+
+
+def our_scores(read_models, n_models: int, keep: np.ndarray, n_targets: int, examples: int | None = None):
+    """Ours: stream the models, FIT_BLOCK at a time, into sufficient statistics; leave-one-out
+    for all targets at once; the four variants. read_models(start, stop) -> [B, n, Q]; only the
+    first `examples` examples when given. Returns (variant -> [T, n], OurTimes)."""
+    start = time.perf_counter()
+    accumulator = ShadowFitAccumulator()
+    target_phi = []
+    for first in range(0, n_models, FIT_BLOCK):
+        block = read_models(first, first + FIT_BLOCK)[:, :examples]
+        accumulator.add(block, keep[first : first + len(block), : block.shape[1]])
+        target_phi.extend(np.array(block[: max(0, n_targets - first)]))  # copies: the buffer is reused
+    fit = accumulator.result()
+    fitted = time.perf_counter()
+    target_phi = np.asarray(target_phi, dtype=np.float64)  # [T, n, Q]
+    params = leave_one_out(fit, target_phi, keep[:n_targets, : target_phi.shape[1]])
+    scores = {
+        "online": lira_online(target_phi, params),
+        "online_global": lira_online(target_phi, params, global_variance=True),
+        "offline": lira_offline(target_phi, params, test=OFFLINE_TEST),
+        "offline_global": lira_offline(target_phi, params, global_variance=True, test=OFFLINE_TEST),
+    }
+    return scores, OurTimes(fitted - start, time.perf_counter() - fitted)
+
+
+# --- one measurement per process ---------------------------------------------------------------
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM; unlike ru_maxrss it is not inherited from the
+    parent across fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux: best effort
+
+
+def worker(implementation: str, data: Path, n_targets: int, examples: int | None, output: Path) -> dict:
+    """Run one implementation on data/{phi,keep}.npy in this process; save its scores to output.
+    The reference's loading is timed apart from its loop over examples (only the loop scales
+    with the number of examples)."""
+    keep = np.load(data / "keep.npy")
+    start = time.perf_counter()
+    if implementation == "reference":
+        phi = np.load(data / "phi.npy")  # everything in memory, as the reference does
+        loaded = time.perf_counter()
+        if examples:
+            phi = phi[:, :examples]  # a view: the same memory access as on the whole array
+        scores = reference_scores(phi, keep[:, : phi.shape[1]], n_targets)
+        times = {"load_seconds": loaded - start, "loop_seconds": time.perf_counter() - loaded}
+    else:
+        reader = ModelReader(data / "phi.npy")
+        scores, ours = our_scores(reader, reader.shape[0], keep, n_targets, examples)
+        times = {"fit_seconds": ours.fit, "score_seconds": ours.score}
+    seconds = time.perf_counter() - start
+    np.savez(output, **scores)
+    return {"seconds": seconds, "peak_rss_mib": peak_rss_mib(), **times}
+
+
+def measure(implementation: str, data: Path, n_targets: int, examples: int | None, output: Path) -> dict:
+    """worker() in a fresh Python process; its JSON result."""
+    command = [sys.executable, "-m", "benchmarks.scoring", "worker", implementation, str(data), str(n_targets), str(output)]
+    if examples:
+        command += ["--examples", str(examples)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def max_difference(a: dict, b: dict, rows: slice = slice(None), columns: slice = slice(None)) -> float:
+    """Largest |a - b| over every variant (on the given targets and examples)."""
+    return max(float(np.max(np.abs(a[v][rows, columns] - b[v][rows, columns]))) for v in VARIANTS)
+
+
+def compare(n_models: int, n_examples: int, n_queries: int, n_targets: int, reference_examples: int | None, workdir: Path) -> dict:
+    """One size: ours in full; the reference on min(n, reference_examples) examples, scaled by
+    n / k when that is fewer than n; both on that same k-example problem for the score check."""
+    data = workdir / f"{n_models}x{n_examples}x{n_queries}"
+    write_synthetic(data, n_models, n_examples, n_queries)
+    k = min(n_examples, reference_examples or n_examples)
+    subset = k if k < n_examples else None
+    ours = measure("ours", data, n_targets, None, data / "ours.npz")
+    reference = measure("reference", data, n_targets, subset, data / "reference.npz")
+    with np.load(data / "reference.npz") as reference_scores_, np.load(data / "ours.npz") as our_scores_:
+        expected = {v: reference_scores_[v] for v in VARIANTS}
+        if subset:
+            measure("ours", data, n_targets, subset, data / "ours_subset.npz")
+            with np.load(data / "ours_subset.npz") as subset_scores:
+                checked = {v: subset_scores[v] for v in VARIANTS}
+        else:
+            checked = {v: our_scores_[v] for v in VARIANTS}
+        difference = max_difference(expected, checked)
+        scale = max(float(np.max(np.abs(expected[v]))) for v in VARIANTS)
+    reference_seconds = reference["load_seconds"] + reference["loop_seconds"] * n_examples / k
+    for path in data.iterdir():
+        path.unlink()
+    data.rmdir()
+    return {
+        "models": n_models,
+        "examples": n_examples,
+        "queries": n_queries,
+        "targets": n_targets,
+        "ours_seconds": ours["seconds"],
+        "ours_fit_seconds": ours["fit_seconds"],
+        "ours_score_seconds": ours["score_seconds"],
+        "ours_peak_rss_mib": ours["peak_rss_mib"],
+        "reference_seconds": reference_seconds,
+        "reference_examples_timed": k,
+        "reference_peak_rss_mib": reference["peak_rss_mib"],
+        "speedup": reference_seconds / ours["seconds"],
+        "max_abs_difference": difference,
+        "max_abs_score": scale,
+        "identical": bool(difference <= 1e-9 * max(1.0, scale)),
+        "input_mib": n_models * n_examples * n_queries * 4 / 2**20,
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("worker", help="one measurement (used by compare())")
+    run.add_argument("implementation", choices=("ours", "reference"))
+    run.add_argument("data", type=Path)
+    run.add_argument("targets", type=int)
+    run.add_argument("output", type=Path)
+    run.add_argument("--examples", type=int)
+    one = sub.add_parser("compare", help="one size, printed as JSON")
+    for name in ("models", "examples", "queries", "targets"):
+        one.add_argument(name, type=int)
+    one.add_argument("--reference-examples", type=int)
+    args = parser.parse_args(argv)
+    if args.command == "worker":
+        print(json.dumps(worker(args.implementation, args.data, args.targets, args.examples, args.output)))
+    else:
+        with tempfile.TemporaryDirectory(prefix="lira-bench-") as workdir:
+            result = compare(args.models, args.examples, args.queries, args.targets, args.reference_examples, Path(workdir))
+        print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
