@@ -73,6 +73,8 @@ metrics = {
     "train_seconds": seconds,
     "device": str(device),
     "threads": snakemake.threads,
+    # What the timings depend on, for `lira.plan` to use them only for the same settings.
+    "settings": {"model": snakemake.params.model, "train": snakemake.params.recipe},
 }
 log.info("train accuracy %.4f, held-out accuracy %.4f, %.1f s", metrics["train_accuracy"], metrics["holdout_accuracy"], seconds)
 

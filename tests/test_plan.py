@@ -54,7 +54,15 @@ def test_config_is_merged_like_snakemake_and_defaults_are_filled(tmp_path):
     assert filled["mem_mb"] == {"train": 16000, "logits": 16000} and filled["device"] == "auto"  # kept
 
 
-TIMINGS = plan.Timings(source="test", device="cuda:0", threads=4, epoch_seconds=2.0, train_overhead_seconds=10.0, logits_seconds=5.0, weights_bytes=6e6)
+TIMINGS = plan.Timings(
+    source="test",
+    device="cuda:0",
+    threads=4,
+    epoch_seconds=2.0,
+    train_overhead_seconds=10.0,
+    logits_seconds=5.0,
+    weights_bytes=6e6,
+)
 
 
 def test_estimate_arithmetic():
@@ -101,7 +109,9 @@ def test_plan_after_a_partial_run_counts_what_is_done_and_uses_its_timings(tmp_p
     assert rows["pool"] == (1, 1, 0) and rows["train"] == (6, 2, 4) and rows["logits"] == (6, 1, 5)
 
     results = tmp_path / "results" / "tiny"
-    past = plan.from_past_runs(results)
+    config = plan.load_config(tmp_path, [])
+    past, ignored = plan.from_past_runs(results, config)
+    assert ignored == []
     metrics = [json.loads((results / "models" / f"{i}.json").read_text()) for i in (0, 1)]
     assert past.epoch_seconds == statistics.median(seconds for m in metrics for seconds in m["epoch_seconds"])
     wall = [plan.read_benchmark_seconds(results / "benchmarks" / "train" / f"{i}.tsv") for i in (0, 1)]
@@ -109,15 +119,25 @@ def test_plan_after_a_partial_run_counts_what_is_done_and_uses_its_timings(tmp_p
     assert past.train_overhead_seconds == pytest.approx(max(overhead, 0.0))
     assert past.logits_seconds == plan.read_benchmark_seconds(results / "benchmarks" / "logits" / "0.tsv")
     assert past.per_model_bytes["train"] == (results / "models" / "0.pt").stat().st_size
+    assert past.per_model_bytes["logits"] == (results / "logits" / "0.npy").stat().st_size
     expected = 4 * (past.train_overhead_seconds + 3 * past.epoch_seconds) / 3600
     assert f"{expected:10.2f} CPU-hours" in output and "2 finished trainings" in output
+
+    # Timings of another model are no guide: left out, and said so.
+    config["model"]["width"] = 64
+    assert plan.from_past_runs(results, config) == (
+        None,
+        [f"2 finished trainings in {results} are for other settings (model, batch, data): not used"],
+    )
 
 
 @pytest.mark.workflow
 def test_calibration_measures_the_configured_model(tmp_path, fashion_mnist_dir):
     write_config(tmp_path / "config.yaml", tiny_config(fashion_mnist_dir))
     process = subprocess.run(
-        [sys.executable, "-m", "lira.calibrate", "--directory", str(tmp_path), "--steps", "2"], capture_output=True, text=True
+        [sys.executable, "-m", "lira.calibrate", "--directory", str(tmp_path), "--steps", "2"],
+        capture_output=True,
+        text=True,
     )
     assert process.returncode == 0, process.stderr
     measured = json.loads(process.stdout)

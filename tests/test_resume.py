@@ -158,7 +158,10 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
     checkpoint = workdir / "results/tiny/checkpoints/0.pt"
     command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     process = subprocess.Popen(
-        [*command, "--cores", "1", "--retries", "1", TARGET], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*command, "--cores", "1", "--retries", "1", TARGET],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         while not checkpoint.exists() and process.poll() is None:

@@ -58,7 +58,9 @@ def try_claim(keys: list[str], lock_directory: Path = LOCK_DIRECTORY) -> int | N
     return None
 
 
-def claim(keys: list[str], log: logging.Logger, lock_directory: Path = LOCK_DIRECTORY, poll_seconds: float = 2.0) -> int:
+def claim(
+    keys: list[str], log: logging.Logger, lock_directory: Path = LOCK_DIRECTORY, poll_seconds: float = 2.0
+) -> int:
     """Index of a claimed key, waiting while every one is held by other jobs."""
     waited = False
     while (index := try_claim(keys, lock_directory)) is None:
@@ -87,7 +89,9 @@ def select_device(requested: str, log: logging.Logger, lock_directory: Path = LO
     if requested not in ("auto", "cuda"):
         device = torch.device(requested)
         if not torch.cuda.is_available():
-            raise RuntimeError(f"compute.device={requested!r} but torch sees no GPU on this machine; use 'auto' or 'cpu'")
+            raise RuntimeError(
+                f"compute.device={requested!r} but torch sees no GPU on this machine; use 'auto' or 'cpu'"
+            )
         return device
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
     if not torch.cuda.is_available():

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from .datasets import IMAGE_SHAPE, NUM_CLASSES
@@ -36,13 +37,15 @@ from .queries import query_set
 
 REPO = Path(__file__).resolve().parents[2]
 PER_MODEL = ("train", "logits", "scores")
-STATISTICS_PER_SCORE_FILE = 5  # float32 [pool, queries] each: what scores/<i>.npz holds today
+STATISTICS_PER_SCORE_FILE = 5  # float32 [pool, queries] each, when no finished scores file says
 
 
 # --- the config ----------------------------------------------------------------------------------
 
 
-def load_config(directory: Path, configfiles: list[Path], schema: Path | None = REPO / "schemas" / "config.schema.yaml") -> dict:
+def load_config(
+    directory: Path, configfiles: list[Path], schema: Path | None = REPO / "schemas" / "config.schema.yaml"
+) -> dict:
     """The config Snakemake would see: <directory>/config.yaml updated by each --configfile, with
     the schema's defaults filled in."""
     config: dict = {}
@@ -72,6 +75,10 @@ def _fill_defaults(instance: dict, schema: dict) -> None:
             _fill_defaults(instance[key], rule)
 
 
+def query_count(config: dict) -> int:
+    return len(query_set(config["queries"]["mirror"], config["queries"]["shift"], config["queries"]["stride"]))
+
+
 # --- the jobs ------------------------------------------------------------------------------------
 
 
@@ -93,7 +100,9 @@ def job_counts(snakemake: list[str]) -> tuple[dict[str, int], dict[str, int]]:
     """(all jobs, jobs to run) per rule, from two dry runs of the `snakemake` command, in parallel."""
 
     def dry_run(*extra):
-        process = subprocess.run([*snakemake, "--dry-run", "--nolock", "--quiet", "rules", *extra], capture_output=True, text=True)
+        process = subprocess.run(
+            [*snakemake, "--dry-run", "--nolock", "--quiet", "rules", *extra], capture_output=True, text=True
+        )
         if process.returncode != 0:
             raise RuntimeError(f"snakemake --dry-run failed:\n{process.stdout[-3000:]}\n{process.stderr[-3000:]}")
         return parse_job_stats(process.stdout + process.stderr)
@@ -127,52 +136,105 @@ def read_benchmark_seconds(path: Path) -> float:
         return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
 
 
-def from_past_runs(results: Path) -> Timings | None:
-    """Timings of the finished trainings under `results` (models/*.json, benchmarks/*), or None."""
-    metrics = {}
+def comparable(metrics: dict, config: dict) -> bool:
+    """Whether a past training's epochs cost what this config's would: same model, batch size and
+    augmentation, same number of examples. Runs that did not record their settings are taken."""
+    settings = metrics.get("settings")
+    examples = metrics.get("train_examples")
+    if examples is not None and abs(examples - config["data"]["pool_size"] / 2) > 1:
+        return False
+    if settings is None:
+        return True
+    same = ("batch_size", "augment")
+    return settings["model"] == config["model"] and all(settings["train"][k] == config["train"][k] for k in same)
+
+
+def array_shape(path: Path) -> tuple[int, ...] | None:
+    """The shape of a .npy file (its header only), or None where it cannot be read."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False).shape
+    except (OSError, ValueError):
+        return None
+
+
+def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[str]]:
+    """Timings of the finished trainings under `results` that are comparable with `config`
+    (models/*.json, benchmarks/*), or None; and notes on what was left out."""
+    metrics, skipped = {}, 0
     for path in sorted((results / "models").glob("*.json")):
         try:
-            metrics[path.stem] = json.loads(path.read_text())
+            found = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-    metrics = {model: m for model, m in metrics.items() if m.get("epoch_seconds")}
+        if not found.get("epoch_seconds"):
+            continue
+        if comparable(found, config):
+            metrics[path.stem] = found
+        else:
+            skipped += 1
+    ignored = (
+        [f"{skipped} finished trainings in {results} are for other settings (model, batch, data): not used"]
+        if skipped
+        else []
+    )
     if not metrics:
-        return None
+        return None, ignored
+    notes = []
     epochs = [seconds for m in metrics.values() for seconds in m["epoch_seconds"]]
-    overheads, notes = [], []
+    overheads = []
     for model, m in metrics.items():
         benchmark = results / "benchmarks" / "train" / f"{model}.tsv"
         if benchmark.exists():  # the job's wall time, start-up and saving included
             overheads.append(read_benchmark_seconds(benchmark) - sum(m["epoch_seconds"]))
         elif "train_seconds" in m:
             overheads.append(m["train_seconds"] - sum(m["epoch_seconds"]))
-    logits = [read_benchmark_seconds(path) for path in (results / "benchmarks" / "logits").glob("*.tsv")]
-    if not logits:
-        notes.append("no logits benchmark: a logits job is taken as one epoch's time")
+    # Logits jobs and files count only where the file has this config's [pool, queries, classes].
+    expected = (config["data"]["pool_size"], query_count(config), NUM_CLASSES[config["data"]["dataset"]])
+    logits, logits_files = [], []
+    for path in (results / "benchmarks" / "logits").glob("*.tsv"):
+        output = results / "logits" / f"{path.stem}.npy"
+        if array_shape(output) == expected:
+            logits.append(read_benchmark_seconds(path))
+            logits_files.append(output)
+    overhead = max(statistics.median(overheads), 0.0) if overheads else 0.0
+    epoch = statistics.median(epochs)
+    if not logits:  # a forward pass costs about a third of a training step; the pool is twice the members
+        logits = [overhead + epoch * 2 * expected[1] / 3]
+        notes.append(
+            "no logits job of these settings timed: one is taken as a train job's start-up plus "
+            "pool x queries forward passes at a third of a training step each"
+        )
     other: dict[str, list[float]] = {}
     for path in (results / "benchmarks").rglob("*.tsv"):
         rule = path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
         if rule not in ("train", "logits"):
             other.setdefault(rule, []).append(read_benchmark_seconds(path))
     sizes = {}
-    for kind, pattern in (("train", "models/*.pt"), ("logits", "logits/*.npy"), ("scores", "scores/*.npz")):
-        found = [path.stat().st_size for path in results.glob(pattern)]
-        if found:
-            sizes[kind] = statistics.median(found)
+    statistic_files = sorted((results / "scores").glob("*.npz"))[:1]
+    if statistic_files:  # each statistic a float32 [pool, queries]
+        with np.load(statistic_files[0]) as scores:
+            sizes["scores"] = len(scores.files) * (128 + 4.0 * expected[0] * expected[1])
+    weights = [results / "models" / f"{model}.pt" for model in metrics]
+    weights = [path.stat().st_size for path in weights if path.exists()]
+    if weights:
+        sizes["train"] = statistics.median(weights)
+    if logits_files:
+        sizes["logits"] = statistics.median(path.stat().st_size for path in logits_files)
     devices = sorted({str(m.get("device", "?")) for m in metrics.values()})
     threads = sorted({int(m.get("threads", 1)) for m in metrics.values()})
-    return Timings(
+    timings = Timings(
         source=f"{len(metrics)} finished trainings in {results} (median over {len(epochs)} epochs)",
         device=",".join(devices),
         threads=threads[-1],
-        epoch_seconds=statistics.median(epochs),
-        train_overhead_seconds=max(statistics.median(overheads), 0.0) if overheads else 0.0,
-        logits_seconds=statistics.median(logits) if logits else statistics.median(epochs),
+        epoch_seconds=epoch,
+        train_overhead_seconds=overhead,
+        logits_seconds=statistics.median(logits),
         weights_bytes=sizes.get("train"),
         per_model_bytes=sizes,
         other_seconds={rule: statistics.median(values) for rule, values in other.items()},
         notes=notes,
     )
+    return timings, ignored
 
 
 def calibrate(arguments: list[str], save: Path) -> Timings:
@@ -210,7 +272,7 @@ def timings_from_calibration(measured: dict, source: str) -> Timings:
 def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
     """Bytes each model adds: weights, logits, scores (measured where there are files)."""
     pool = config["data"]["pool_size"]
-    queries = len(query_set(config["queries"]["mirror"], config["queries"]["shift"], config["queries"]["stride"]))
+    queries = query_count(config)
     classes = NUM_CLASSES[config["data"]["dataset"]]
     sizes = {
         "train": timings.weights_bytes or 0.0,
@@ -258,17 +320,29 @@ def estimate(config: dict, everything: dict[str, int], pending: dict[str, int], 
         "train": pending.get("train", 0) * train_job / 3600,
         "logits": pending.get("logits", 0) * timings.logits_seconds / 3600,
     }
-    other = {rule: pending.get(rule, 0) * seconds / 3600 for rule, seconds in timings.other_seconds.items() if pending.get(rule)}
+    other = {
+        rule: pending.get(rule, 0) * seconds / 3600
+        for rule, seconds in timings.other_seconds.items()
+        if pending.get(rule)
+    }
     sizes = per_model_bytes(config, timings)
-    to_write = sum(pending.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + (pool_bytes(config) if pending.get("pool") else 0)
+    to_write = sum(pending.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + (
+        pool_bytes(config) if pending.get("pool") else 0
+    )
     total = sum(everything.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + pool_bytes(config)
     return Estimate(train_job, hours, other, to_write, total)
 
 
-def report(config: dict, configfiles: list[Path], everything: dict, pending: dict, timings: Timings | None, devices: int) -> str:
+def report(
+    config: dict, configfiles: list[Path], everything: dict, pending: dict, timings: Timings | None, devices: int
+) -> str:
     data, model, train = config["data"], config["model"], config["train"]
-    queries = len(query_set(config["queries"]["mirror"], config["queries"]["shift"], config["queries"]["stride"]))
-    arch = f"WRN-{model.get('depth', 28)}-{model['width']}" if model["arch"] == "wrn" else f"{model['arch']} (width {model['width']})"
+    queries = query_count(config)
+    arch = (
+        f"WRN-{model.get('depth', 28)}-{model['width']}"
+        if model["arch"] == "wrn"
+        else f"{model['arch']} (width {model['width']})"
+    )
     lines = [
         f"Plan for experiment {config['experiment']} ({', '.join(map(str, configfiles)) or 'config.yaml'}): "
         f"{config['shadow_models']} shadow models, {arch}, {train['epochs']} epochs on {data['pool_size'] // 2} "
@@ -279,7 +353,9 @@ def report(config: dict, configfiles: list[Path], everything: dict, pending: dic
     for rule, count in everything.items():
         left = pending.get(rule, 0)
         lines.append(f"{rule:<22}{count:>7}{count - left:>7}{left:>8}")
-    lines.append(f"{'total':<22}{sum(everything.values()):>7}{sum(everything.values()) - sum(pending.values()):>7}{sum(pending.values()):>8}")
+    lines.append(
+        f"{'total':<22}{sum(everything.values()):>7}{sum(everything.values()) - sum(pending.values()):>7}{sum(pending.values()):>8}"
+    )
     lines.append("")
     if timings is None:
         lines.append("No timings: no finished training, no calibration (see --calibrate); no estimate of hours.")
@@ -325,10 +401,14 @@ def report(config: dict, configfiles: list[Path], everything: dict, pending: dic
         "  - every epoch costs the same; jobs running at once do not slow each other down",
         f"  - sizes: weights {human_bytes(per_model_bytes(config, timings)['train'])} per model"
         + (" (measured)" if "train" in timings.per_model_bytes else " (parameters and buffers, float32)")
-        + ("; logits and scores measured" if "logits" in timings.per_model_bytes else
-           f"; logits float32 [pool, queries, classes], scores {STATISTICS_PER_SCORE_FILE} float32 [pool, queries]")
+        + "; logits float32 [pool, queries, classes]; scores "
+        + (
+            "as many float32 [pool, queries] as a finished scores file holds"
+            if "scores" in timings.per_model_bytes
+            else f"{STATISTICS_PER_SCORE_FILE} float32 [pool, queries] (assumed)"
+        )
         + "; the analysis after the scores adds about as much as the scores again",
-        f"  - checkpoints (deleted when a training ends) need up to twice the weights per running training",
+        "  - checkpoints (deleted when a training ends) need up to twice the weights per running training",
         *(f"  - {note}" for note in timings.notes),
     ]
     return "\n".join(lines)
@@ -339,7 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configfile", type=Path, action="append", default=[], help="as for snakemake (repeatable)")
     parser.add_argument("--directory", type=Path, default=Path("."), help="the workflow's working directory")
     parser.add_argument("--snakefile", type=Path, default=REPO / "Snakefile")
-    parser.add_argument("--snakemake", default=str(Path(sys.executable).parent / "snakemake"), help="the snakemake command")
+    parser.add_argument(
+        "--snakemake", default=str(Path(sys.executable).parent / "snakemake"), help="the snakemake command"
+    )
     parser.add_argument("--devices", type=int, default=1, help="devices running jobs at once, for the wall time")
     parser.add_argument("--calibrate", action="store_true", help="measure on this machine even if timings exist")
     parser.add_argument("--no-calibrate", action="store_true", help="never run a calibration")
@@ -355,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = args.directory / "results" / config["experiment"]
     saved = results / "benchmarks" / "calibration.json"
-    timings = None if args.calibrate else from_past_runs(results)
+    timings, ignored = (None, []) if args.calibrate else from_past_runs(results, config)
     if timings is None and saved.exists() and not args.calibrate:
         timings = timings_from_calibration(json.loads(saved.read_text()), f"an earlier calibration, {saved}")
     if timings is None and not args.no_calibrate:
@@ -364,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in configfiles:
             arguments += ["--configfile", str(path)]
         timings = calibrate(arguments, saved)
+    if timings is not None:
+        timings.notes[:0] = ignored
     print(report(config, configfiles, everything, pending, timings, args.devices))
     return 0
 
