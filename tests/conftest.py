@@ -11,6 +11,8 @@ import pytest
 import yaml
 from formats import write_cifar10, write_fashion_mnist
 
+from lira.plan import parse_job_stats
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
@@ -69,18 +71,7 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = None, check: 
 
 def planned_jobs(process) -> dict[str, int]:
     """Job counts per rule from a dry run's "Job stats" table ({} when nothing is to be done)."""
-    text = process.stdout + process.stderr
-    if "Nothing to be done" in text:
-        return {}
-    table = text.split("Job stats:", 1)[1].splitlines()
-    counts = {}
-    for line in table[3:]:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    counts.pop("total", None)
-    return counts
+    return parse_job_stats(process.stdout + process.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -42,7 +42,10 @@ def try_claim(keys: list[str], lock_directory: Path = LOCK_DIRECTORY) -> int | N
         pass
     for index, key in enumerate(keys):
         path = lock_directory / f"{key}.lock"
-        handle = open(path, "a")
+        try:
+            handle = open(path, "a")
+        except PermissionError:  # another user's lock file: flock needs no write access
+            handle = open(path)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
@@ -50,9 +53,10 @@ def try_claim(keys: list[str], lock_directory: Path = LOCK_DIRECTORY) -> int | N
             if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 continue
             raise
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
-        handle.flush()
+        if handle.writable():  # who holds it, for a person looking
+            handle.truncate(0)
+            handle.write(f"pid {os.getpid()} on {os.uname().nodename}\n")
+            handle.flush()
         _held.append(handle)
         return index
     return None
