@@ -1,14 +1,53 @@
 # Helpers shared by every rule: config validation, paths, and the values that decide each output.
 
+import argparse
+import inspect
 import os
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version
 
 min_version("9.0")
 
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from lira import config as lira_config
+
+
+def jobs_run_here():
+    """Whether this Snakemake process runs its jobs on this machine (local execution, dry runs
+    included), so that a GPU device can be checked against this machine's GPUs at parse time.
+
+    Snakemake picks its executor only after parsing the workflow, so it is read from the command
+    line's parsed arguments (profiles included) on the call stack. Inside a cluster job, or when
+    Snakemake is driven through its API, this says False: each train/logits job checks its
+    device when it starts (lira.devices.select_device), on the node where it runs.
+    """
+    if not workflow.is_main_process:
+        return False
+    frame = inspect.currentframe()
+    while frame is not None:
+        args = frame.f_locals.get("args")
+        if isinstance(args, argparse.Namespace) and hasattr(args, "executor"):
+            return args.executor in (None, "local", "dryrun", "touch")
+        frame = frame.f_back
+    return False
+
+
 # Checked at parse time, dry runs included, before any job starts; fills in the schema's defaults.
-validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+# One line per problem, naming the key, its value and what is allowed (lira.config).
+try:
+    lira_config.check(
+        config,
+        lira_config.load_schema(
+            Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+        ),
+        local_execution=jobs_run_here(),
+    )
+except lira_config.ConfigError as error:
+    raise WorkflowError(
+        "\n".join(f"invalid config: {line}" for line in error.problems)
+    ) from None
 
 # The scripts import the `lira` package from src/; put it on the path of every job, whether the
 # job runs in the project's virtualenv, a conda env (--sdm conda) or on a cluster node.
@@ -24,13 +63,8 @@ os.environ.update(
 EXPERIMENT = config["experiment"]
 N_MODELS = config["shadow_models"]
 N_TARGETS = config["attack"]["targets"]
-if N_TARGETS > N_MODELS:
-    raise ValueError(
-        f"attack.targets={N_TARGETS}: cannot exceed shadow_models={N_MODELS} (targets are shadows held out in turn)"
-    )
 
 # Every attack, by name (lira.catalog: what each is, which table shows it).
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lira import catalog
 
 ATTACKS = list(catalog.attacks(config))

@@ -175,7 +175,10 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
     changed = copy.deepcopy(config)
     changed["compute"]["device"] = "cuda"
     changed["train"]["epochs"] = 5
-    process = snakemake(workdir, "--dry-run", configfile=write_config(workdir / "gpu.yaml", changed))
+    # Planned for SLURM: locally, a GPU device on a machine without one stops the workflow at parse
+    # time (test_config.py); a cluster's jobs run on its GPU nodes.
+    gpu_config = write_config(workdir / "gpu.yaml", changed)
+    process = snakemake(workdir, "--dry-run", "--executor", "slurm", "--jobs", "20", configfile=gpu_config)
     text = process.stdout + process.stderr
     jobs = text.split("\nrule ")[1:]  # one chunk per planned job, starting with its rule name
     gpu_jobs = [job for job in jobs if job.startswith(("train:", "logits:"))]
