@@ -22,13 +22,15 @@ include: "rules/fit.smk"
 include: "rules/attack.smk"
 include: "rules/evaluate.smk"
 include: "rules/figure.smk"
+include: "rules/manifest.smk"
 
 
 rule all:
+    """Tables I-III, every figure, the metrics of every attack, and the manifest."""
     default_target: True
-    """Tables I-III, every figure, and the metrics of every attack."""
     input:
         rules.tables.output,
         rules.figure_roc.output,
         rules.figure_shadow_count.output,
         rules.figure_examples.output,
+        rules.manifest.output,

@@ -126,7 +126,10 @@ def model_outputs(kind, models):
     return [result(f"{kind}/{model}.npz") for model in models]
 
 
-SHADOWS = {name: result(f"shadows/{name}.npy") for name in STACKED + ["keep"]}
+SHADOWS = {
+    **{name: result(f"shadows/{name}.npy") for name in STACKED + ["keep"]},
+    "info": result("shadows/info.json"),
+}
 
 
 wildcard_constraints:

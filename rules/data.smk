@@ -5,6 +5,8 @@ rule pool:
         result("pool.npz"),
     log:
         result("logs/pool.log"),
+    benchmark:
+        result("benchmarks/pool.tsv")
     conda:
         "../envs/torch.yaml"
     params:

@@ -3,11 +3,14 @@ rule evaluate:
     the FPR achieved, 95 % bootstrap intervals, the spread across targets, and ROC bands.
     """
     input:
-        result("attacks/{attack}.npz"),
+        attack=result("attacks/{attack}.npz"),
+        pool=result("pool.npz"),
     output:
         result("metrics/{attack}.json"),
     log:
         result("logs/evaluate/{attack}.log"),
+    benchmark:
+        result("benchmarks/evaluate/{attack}.tsv")
     conda:
         "../envs/analysis.yaml"
     params:
@@ -21,7 +24,8 @@ rule evaluate:
 rule tables:
     """All metrics (metrics.csv/.md) and the paper's Tables I-III as CSV, Markdown and LaTeX."""
     input:
-        expand(result("metrics/{attack}.json"), attack=ATTACKS),
+        metrics=expand(result("metrics/{attack}.json"), attack=ATTACKS),
+        pool=result("pool.npz"),
     output:
         csv=report(
             result("metrics.csv"),
@@ -57,6 +61,8 @@ rule tables:
         settings=result("tables/settings.json"),
     log:
         result("logs/tables.log"),
+    benchmark:
+        result("benchmarks/tables.tsv")
     conda:
         "../envs/analysis.yaml"
     params:

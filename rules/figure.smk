@@ -3,6 +3,7 @@ rule figure_roc:
     input:
         attacks=expand(result("attacks/{attack}.npz"), attack=catalog.FIGURE_1),
         metrics=expand(result("metrics/{attack}.json"), attack=catalog.FIGURE_1),
+        pool=result("pool.npz"),
     output:
         png=report(
             result("figures/roc.png"),
@@ -12,6 +13,8 @@ rule figure_roc:
         pdf=result("figures/roc.pdf"),
     log:
         result("logs/figure_roc.log"),
+    benchmark:
+        result("benchmarks/figure_roc.tsv")
     conda:
         "../envs/analysis.yaml"
     params:
@@ -24,6 +27,7 @@ rule figure_shadow_count:
     """Attack power against the number of shadow models, by subsampling the trained ones."""
     input:
         **SHADOWS,
+        pool=result("pool.npz"),
     output:
         csv=result("figures/shadow_count.csv"),
         png=report(
@@ -78,6 +82,8 @@ rule figure_examples:
         examples_pdf=result("figures/examples.pdf"),
     log:
         result("logs/figure_examples.log"),
+    benchmark:
+        result("benchmarks/figure_examples.tsv")
     conda:
         "../envs/analysis.yaml"
     params:

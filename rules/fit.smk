@@ -3,6 +3,7 @@ rule shadows:
     with keep.npy, bool [N, pool]: what model i trained on. Attacks memory-map these."""
     input:
         scores=model_outputs("scores", range(N_MODELS)),
+        pool=result("pool.npz"),
     output:
         **SHADOWS,
     log:
@@ -22,6 +23,7 @@ rule fit:
     leave-one-out Gaussians of any target follow without refitting."""
     input:
         **SHADOWS,
+        pool=result("pool.npz"),
     output:
         result("fit.npz"),
     log:

@@ -4,8 +4,10 @@ rule logits:
     input:
         pool=result("pool.npz"),
         weights=result("models/{model}.pt"),
+        metrics=result("models/{model}.json"),
     output:
         result("logits/{model}.npy"),
+        info=result("logits/{model}.json"),
     log:
         result("logs/logits/{model}.log"),
     benchmark:

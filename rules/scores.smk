@@ -4,10 +4,13 @@ rule scores:
     input:
         pool=result("pool.npz"),
         logits=result("logits/{model}.npy"),
+        info=result("logits/{model}.json"),
     output:
         result("scores/{model}.npz"),
     log:
         result("logs/scores/{model}.log"),
+    benchmark:
+        result("benchmarks/scores/{model}.tsv")
     conda:
         "../envs/analysis.yaml"
     params:

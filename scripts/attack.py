@@ -2,23 +2,27 @@
 
 Output: scores float64 [T, pool] (higher = member), is_member bool [T, pool] for targets
 0..T-1 (each attacked with the other N-1 models as its shadows), the smallest FPR the attack can
-resolve, and its settings (JSON)."""
+resolve, its settings (JSON) and the fingerprint of its pool and split (lira.artifacts), which the
+shadows and the fit must carry too."""
 
 import json
 
 import numpy as np
 
-from lira import attacks, io
+from lira import artifacts, attacks, io
 from lira.gaussian import ShadowFit
 from lira.queries import nested_subsets
 
 log = io.job_logger(snakemake.log[0])
 settings = snakemake.params.settings
-shadows = {name: np.load(path, mmap_mode="r") for name, path in snakemake.input.items() if name not in ("keep", "fit", "pool")}
-keep = io.load_array(snakemake.input.keep)  # bool [N, pool]
-fit_arrays = io.load_arrays(snakemake.input.fit)
+seed = snakemake.config["seed"]
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
+shadows, keep, info = artifacts.load_shadows(snakemake.input, fingerprint, seed)  # [N, pool, Q], keep [N, pool]
+fit_arrays = artifacts.load_npz(snakemake.input.fit, fingerprint)
+if not np.array_equal(fit_arrays["keep"], keep):
+    raise artifacts.ArtifactError(f"{snakemake.input.fit}: fitted on other keep masks than {snakemake.input.keep}")
 fits = {name: ShadowFit.from_arrays(fit_arrays, prefix=f"{name}.") for name in shadows}
-labels = io.load_arrays(snakemake.input.pool)["y"]
+labels = artifacts.read_npz_entry(snakemake.input.pool, "y")
 q = snakemake.params.queries
 queries = slice(None) if settings["queries"] == "all" else nested_subsets(q["mirror"], q["shift"], q["stride"])[settings["queries"]]
 
@@ -33,5 +37,6 @@ io.save_arrays(
     targets=np.arange(n_targets),
     min_fpr=np.float64(min_fpr),
     settings=np.array(json.dumps(settings, sort_keys=True)),
+    fingerprint=np.array(fingerprint),
 )
 log.info("%s %s: scores %s from %d models", snakemake.wildcards.attack, settings, scores.shape, len(keep))

@@ -7,11 +7,13 @@ import json
 
 import numpy as np
 
-from lira import io, metrics
+from lira import artifacts, io, metrics
 
 log = io.job_logger(snakemake.log[0])
-attack = io.load_arrays(snakemake.input[0])
-scores, is_member = attack["scores"], attack["is_member"]
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, snakemake.params.seed)
+attack = artifacts.load_npz(snakemake.input.attack, fingerprint)
+scores = artifacts.check_array(snakemake.input.attack, "scores", attack["scores"], (None, None))
+is_member = artifacts.check_array(snakemake.input.attack, "is_member", attack["is_member"], scores.shape)
 fprs = snakemake.params.fprs
 row = metrics.summarise(scores, is_member, fprs)
 resolution = float(attack["min_fpr"])
@@ -24,6 +26,7 @@ intervals, band = metrics.bootstrap(scores, is_member, fprs, snakemake.params.bo
 spread = metrics.per_target(scores, is_member, fprs)
 result = {
     "attack": snakemake.wildcards.attack,
+    "fingerprint": fingerprint,
     "settings": json.loads(str(attack["settings"])),
     "targets": int(len(scores)),
     "min_fpr": resolution,

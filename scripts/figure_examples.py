@@ -4,12 +4,16 @@ the score distribution of members and non-members, and IN/OUT histograms of a fe
 import numpy as np
 import pandas as pd
 
-from lira import io, plots
+from lira import artifacts, io, plots
 from lira.analysis import vulnerability
+from lira.config import config_hash
 from lira.gaussian import ShadowFit, leave_one_out
 
 log = io.job_logger(snakemake.log[0])
-attack = io.load_arrays(snakemake.input.attack)
+seed = snakemake.config["seed"]
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
+label = f"experiment {snakemake.params.experiment}, config {config_hash(snakemake.config)}"
+attack = artifacts.load_npz(snakemake.input.attack, fingerprint)
 scores, is_member = attack["scores"], attack["is_member"]  # [T, pool]
 pool = io.load_arrays(snakemake.input.pool)
 exposure = vulnerability(scores, is_member)
@@ -20,14 +24,14 @@ with io.atomic_path(snakemake.output.ranking) as temporary:
 
 title = f"{snakemake.params.experiment}: LiRA online scores"
 figure = plots.score_distribution_figure(scores.ravel(), is_member.ravel(), title)
-plots.save(figure, [snakemake.output.distribution_png, snakemake.output.distribution_pdf])
+plots.save(figure, [snakemake.output.distribution_png, snakemake.output.distribution_pdf], label)
 
 # Target 0's view of three examples: the most and least exposed, and the median one.
 statistic = snakemake.params.statistic
-values = np.load(snakemake.input[statistic], mmap_mode="r")  # [N, pool, Q]
-keep = io.load_array(snakemake.input.keep)
+stacks, keep, _ = artifacts.load_shadows(snakemake.input, fingerprint, seed, [statistic])
+values = stacks[statistic]  # [N, pool, Q]
 params = leave_one_out(
-    ShadowFit.from_arrays(io.load_arrays(snakemake.input.fit), prefix=f"{statistic}."), values[0], keep[0]
+    ShadowFit.from_arrays(artifacts.load_npz(snakemake.input.fit, fingerprint), prefix=f"{statistic}."), values[0], keep[0]
 )
 measured = ranking.dropna(subset=["exposure"])
 chosen = {
@@ -55,5 +59,5 @@ for caption, index in chosen.items():
         }
     )
 figure = plots.examples_figure(examples, f"{snakemake.params.experiment}: target 0, identity query")
-plots.save(figure, [snakemake.output.examples_png, snakemake.output.examples_pdf])
+plots.save(figure, [snakemake.output.examples_png, snakemake.output.examples_pdf], label)
 log.info("most exposed:\n%s", ranking.head(10).to_string())

@@ -4,19 +4,22 @@ from pathlib import Path
 
 import numpy as np
 
-from lira import catalog, io, plots
+from lira import artifacts, catalog, io, plots
+from lira.config import config_hash
 from lira.metrics import roc_curve
 
 log = io.job_logger(snakemake.log[0])
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, snakemake.config["seed"])
 labels = {name: attack.label for name, attack in catalog.attacks(snakemake.config).items()}
 curves, bands = {}, {}
 for attack_path, metrics_path in zip(snakemake.input.attacks, snakemake.input.metrics, strict=True):
     name = Path(attack_path).stem
-    attack = io.load_arrays(attack_path)
+    attack = artifacts.load_npz(attack_path, fingerprint)
     curves[labels[name]] = roc_curve(attack["scores"], attack["is_member"])
-    band = io.read_json(metrics_path)["roc_band"]
+    band = artifacts.load_json(metrics_path, fingerprint)["roc_band"]
     if name.startswith("lira") and band["tpr_low"][0] is not None:
         bands[labels[name]] = tuple(np.asarray(band[key], dtype=float) for key in ("fpr", "tpr_low", "tpr_high"))
 title = f"{snakemake.params.experiment}: {len(attack['targets'])} targets pooled"
-plots.save(plots.roc_figure(curves, title, bands), [snakemake.output.png, snakemake.output.pdf])
+label = f"experiment {snakemake.params.experiment}, config {config_hash(snakemake.config)}"
+plots.save(plots.roc_figure(curves, title, bands), [snakemake.output.png, snakemake.output.pdf], label)
 log.info("ROC of %s, bands for %s", list(curves), list(bands))

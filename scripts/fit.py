@@ -2,19 +2,18 @@
 
 import numpy as np
 
-from lira import io
+from lira import artifacts, io
 from lira.gaussian import ShadowFitAccumulator
 
 log = io.job_logger(snakemake.log[0])
-keep = io.load_array(snakemake.input.keep)  # bool [N, pool]
-arrays = {"keep": keep}
-for name, path in snakemake.input.items():
-    if name == "keep":
-        continue
-    values = np.load(path, mmap_mode="r")  # [N, pool, queries]; streamed one model at a time
+seed = snakemake.config["seed"]
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
+stacks, keep, info = artifacts.load_shadows(snakemake.input, fingerprint, seed)  # [N, pool, Q] each, keep [N, pool]
+arrays = {"keep": keep, "fingerprint": np.array(fingerprint)}
+for name, values in stacks.items():  # streamed one model at a time from the memory map
     accumulator = ShadowFitAccumulator()
     for model_values, model_keep in zip(values, keep, strict=True):
         accumulator.add(model_values, model_keep)
     arrays.update(accumulator.result().to_arrays(prefix=f"{name}."))
 io.save_arrays(snakemake.output[0], **arrays)
-log.info("fitted %d statistics over %d shadow models", len(snakemake.input) - 1, len(keep))
+log.info("fitted %d statistics over %d shadow models", len(stacks), len(keep))

@@ -1,30 +1,59 @@
 """Snakemake adapter: scores/<0..N-1>.npz -> shadows/<statistic>.npy [N, pool, queries] float32,
-and shadows/keep.npy bool [N, pool]."""
+shadows/keep.npy bool [N, pool], and shadows/info.json (fingerprint, shapes).
+
+Each model's scores are checked first (lira.artifacts): fingerprint of this pool and split
+design, model index, shape [pool, queries], finite values."""
+
+from pathlib import Path
 
 import numpy as np
 
-from lira import io, splits
+from lira import artifacts, io, splits
 
 log = io.job_logger(snakemake.log[0])
 paths = snakemake.input.scores
-first = io.load_arrays(paths[0])
-pool_size, n_queries = first["loss"].shape
-names = [name for name in snakemake.output.keys() if name != "keep"]
-# Written through memory maps, one model at a time: memory stays O(pool x queries).
-stacks = {
-    name: np.lib.format.open_memmap(f"{snakemake.output[name]}.part.npy", "w+", np.float32, (len(paths), pool_size, n_queries))
-    for name in names
-}
-for index, path in enumerate(paths):
-    scores = first if index == 0 else io.load_arrays(path)
-    if scores["loss"].shape != (pool_size, n_queries):
-        raise ValueError(f"{path}: statistics of shape {scores['loss'].shape}, expected {(pool_size, n_queries)} like {paths[0]}")
-    scores["probability"] = np.exp(-scores["loss"].astype(np.float64))  # p_y, for RMIA
+seed = snakemake.params.seed
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
+pool_size = len(artifacts.read_npz_entry(snakemake.input.pool, "y"))
+names = [name for name in snakemake.output.keys() if name not in ("keep", "info")]
+
+
+def load_scores(index, path, n_queries=None):
+    scores = artifacts.load_npz(path, fingerprint)
+    if int(scores.get("model", -1)) != index:
+        raise artifacts.ArtifactError(f"{path}: holds the scores of model {scores.get('model')}, not {index}")
+    for name in ("loss", *(name for name in names if name != "probability")):
+        if name not in scores:
+            raise artifacts.ArtifactError(f"{path}: no statistic {name!r}")
+        artifacts.check_array(path, name, scores[name], (pool_size, n_queries))
+    return scores
+
+
+first = load_scores(0, paths[0])
+n_queries = first["loss"].shape[1]
+# Written through memory maps, one model at a time (memory stays O(pool x queries)), into .part
+# files renamed into place once complete (a failure removes them).
+parts = {name: Path(f"{snakemake.output[name]}.part.npy") for name in names}
+try:
+    stacks = {
+        name: np.lib.format.open_memmap(parts[name], "w+", np.float32, (len(paths), pool_size, n_queries)) for name in names
+    }
+    for index, path in enumerate(paths):
+        scores = first if index == 0 else load_scores(index, path, n_queries)
+        scores["probability"] = np.exp(-scores["loss"].astype(np.float64))  # p_y, for RMIA
+        for name in names:
+            stacks[name][index] = scores[name]
     for name in names:
-        stacks[name][index] = scores[name]
-for name, stack in stacks.items():
-    stack.flush()
-    del stack
-    io.atomic_rename(f"{snakemake.output[name]}.part.npy", snakemake.output[name])
-io.save_array(snakemake.output.keep, splits.keep_matrix(snakemake.params.seed, len(paths), pool_size))
+        stacks[name].flush()
+    del stacks
+    for name in names:
+        io.atomic_rename(parts[name], snakemake.output[name])
+finally:
+    for part in parts.values():
+        part.unlink(missing_ok=True)
+io.save_array(snakemake.output.keep, splits.keep_matrix(seed, len(paths), pool_size))
+io.write_json(
+    snakemake.output.info,
+    {"fingerprint": fingerprint, "models": len(paths), "pool_size": pool_size, "queries": n_queries, "statistics": names},
+)
 log.info("stacked %s of %d models, pool %d, %d queries", names, len(paths), pool_size, n_queries)

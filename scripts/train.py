@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lira import devices, io, splits, training
+from lira import artifacts, devices, io, splits, training
 from lira.models import build_model
 
 log = io.job_logger(snakemake.log[0])
@@ -32,6 +32,8 @@ log.info(
 )
 
 pool = io.load_arrays(snakemake.input.pool)
+# Recorded with the weights; the logits job refuses weights of another pool, seed or split design.
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
 keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
 members = np.flatnonzero(keep)
 images = training.to_float_images(pool["x"][members], device)
@@ -64,6 +66,7 @@ holdout_images = training.to_float_images(pool["holdout_x"], device)
 holdout_labels = torch.from_numpy(pool["holdout_y"]).to(device)
 metrics = {
     "model": model_index,
+    "fingerprint": fingerprint,
     "train_examples": len(members),
     "train_accuracy": training.accuracy(model, images, labels, batch),
     "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch),

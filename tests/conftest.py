@@ -80,6 +80,17 @@ def fashion_mnist_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, fashion_mnist_dir):
+    """The tiny config run end to end once per session: (workdir, config). Tests may plan dry runs
+    and write files beside it, but must not change its results (copy the folder to tamper)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    config = tiny_config(fashion_mnist_dir)
+    write_config(workdir / "config.yaml", config)
+    snakemake(workdir)
+    return workdir, config
+
+
+@pytest.fixture(scope="session")
 def cifar10_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cifar")
     write_cifar10(root, style="python2", sizes=(20, 20, 20, 20, 20, 30))

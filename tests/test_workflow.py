@@ -1,6 +1,7 @@
 """The real workflow, run by real snakemake on a tiny config in a temporary directory.
 
-One end-to-end run (module fixture), then dry runs that show which jobs a change invalidates.
+One end-to-end run (the session fixture tiny_run, conftest.py), then dry runs that show which
+jobs a change invalidates.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from lira import catalog
 
 pytestmark = pytest.mark.workflow
 # Rules downstream of the cached scores: what an attack or evaluation setting may rerun.
-ANALYSIS_RULES = {"attack", "evaluate", "tables", "figure_roc", "figure_shadow_count", "figure_examples", "all"}
+ANALYSIS_RULES = {"attack", "evaluate", "tables", "figure_roc", "figure_shadow_count", "figure_examples", "manifest", "all"}
 
 
 def attack_names(config):
@@ -28,15 +29,6 @@ def attack_names(config):
 def changed_attacks(config, changed):
     """Attacks whose recorded settings differ between two configs."""
     return {name for name in catalog.attacks(changed) if catalog.settings(name, changed) != catalog.settings(name, config)}
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, fashion_mnist_dir):
-    workdir = tmp_path_factory.mktemp("workflow")
-    config = tiny_config(fashion_mnist_dir)
-    write_config(workdir / "config.yaml", config)
-    snakemake(workdir)
-    return workdir, config
 
 
 def dry_run(workdir, config, name):
@@ -133,7 +125,7 @@ def test_evaluate_setting_reruns_only_evaluation(tiny_run):
     changed = copy.deepcopy(config)
     changed["evaluate"]["fprs"] = [0.01, 0.05]
     jobs = dry_run(workdir, changed, "fprs")
-    assert jobs == {"evaluate": len(attack_names(config)), "tables": 1, "figure_roc": 1, "all": 1}
+    assert jobs == {"evaluate": len(attack_names(config)), "tables": 1, "figure_roc": 1, "manifest": 1, "all": 1}
 
 
 def test_more_shadow_models_train_only_the_new_ones(tiny_run):
@@ -189,10 +181,19 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
 def test_default_config_dry_run_and_lint(tmp_path):
     """The shipped config plans its 64 trainings without any data present, and lints clean."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    jobs = planned_jobs(snakemake(tmp_path, "--dry-run"))
+    process = snakemake(tmp_path, "--dry-run")
+    jobs = planned_jobs(process)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert jobs["pool"] == 1 and jobs["train"] == 64 and jobs["logits"] == 64
-    assert jobs["attack"] == len(attack_names(config)) and jobs["tables"] == 1
+    assert jobs["attack"] == len(attack_names(config)) and jobs["tables"] == 1 and jobs["manifest"] == 1
+    # Every file any job writes (outputs, logs, benchmarks) lies inside results/<experiment>/.
+    written = [
+        path.strip()
+        for line in process.stdout.splitlines()
+        if line.strip().startswith(("output:", "log:", "benchmark:"))
+        for path in line.split(":", 1)[1].split(",")
+    ]
+    assert len(written) > 3 * 64 and all(path.startswith("results/fmnist-cnn/") for path in written), written
     lint = snakemake(tmp_path, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr

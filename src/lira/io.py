@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,12 +87,27 @@ def read_json(path):
 
 
 def job_logger(log_path, name: str = "lira") -> logging.Logger:
-    """A logger that writes to the job's log file (Snakemake's `log:`) and to stderr."""
+    """A logger that writes to the job's log file (Snakemake's `log:`) and to stderr.
+
+    An exception that ends the job is logged too, so the job's log says why it failed (Snakemake
+    shows only stderr), with the error's own message as the last line."""
     logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.handlers.clear()
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    for handler in (logging.FileHandler(log_path, mode="w"), logging.StreamHandler()):
+    file_handler = logging.FileHandler(log_path, mode="w")
+    for handler in (file_handler, logging.StreamHandler()):
         handler.setFormatter(formatter)
         logger.addHandler(handler)
+
+    def log_failure(kind, error, trace):
+        if not issubclass(kind, KeyboardInterrupt):
+            logger.removeHandler(file_handler)  # the traceback once on stderr, by the default hook
+            file_handler.handle(
+                logger.makeRecord(name, logging.ERROR, "", 0, "job failed", None, (kind, error, trace))
+            )
+            file_handler.handle(logger.makeRecord(name, logging.ERROR, "", 0, "%s: %s", (kind.__name__, error), None))
+        sys.__excepthook__(kind, error, trace)
+
+    sys.excepthook = log_failure
     return logger

@@ -98,13 +98,21 @@ def score_distribution_figure(scores: np.ndarray, is_member: np.ndarray, title: 
     return figure
 
 
-def save(figure, paths) -> None:
-    """Write `figure` to each path atomically (format from the suffix), then close it."""
+def save(figure, paths, label: str | None = None) -> None:
+    """Write `figure` to each path atomically (format from the suffix), then close it.
+
+    `label` (which experiment and config made the figure) goes in a footer and in the file's
+    metadata. The files are reproducible: the same figure gives the same bytes (no creation date)."""
     from pathlib import Path
 
     from .io import atomic_path
 
+    if label:
+        figure.text(0.995, 0.002, label, ha="right", va="bottom", fontsize=6, color="grey")
     for path in paths:
+        kind = Path(path).suffix[1:]
+        metadata = {"pdf": {"CreationDate": None, "Subject": label}, "png": {"Description": label}}.get(kind, {})
+        metadata = {key: value for key, value in metadata.items() if value is not None or key == "CreationDate"}
         with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=Path(path).suffix[1:], dpi=150)
+            figure.savefig(temporary, format=kind, dpi=150, metadata=metadata or None)
     plt.close(figure)

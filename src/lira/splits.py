@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# The split design's name and version, part of every artifact's fingerprint (lira.artifacts): bump
+# it whenever keep_mask or model_seed changes, so that models trained under the old design are
+# refused instead of being mixed with new ones.
+DESIGN = "complementary-pairs/1"
+
 
 def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
     """Boolean [pool_size] mask of the examples model `model_index` trains on.

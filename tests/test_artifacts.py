@@ -1,0 +1,240 @@
+"""Checks on artifacts where they are consumed (lira.artifacts), safe loading of weights, the
+provenance helpers (lira.provenance), and that every script writes through lira.io's atomic
+writers."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+from lira import artifacts, io, provenance, splits
+from lira.artifacts import ArtifactError
+
+
+def pool_file(tmp_path, seed=0):
+    pool = {"x": np.arange(24, dtype=np.uint8).reshape(6, 1, 2, 2), "y": np.array([0, 1, 2, 0, 1, 2])}
+    pool["content_hash"] = artifacts.content_hash(pool)
+    io.save_arrays(tmp_path / "pool.npz", **pool)
+    return tmp_path / "pool.npz", artifacts.fingerprint(pool["content_hash"], seed)
+
+
+def test_the_fingerprint_depends_on_pool_seed_and_split_design(tmp_path, monkeypatch):
+    path, fingerprint = pool_file(tmp_path)
+    assert artifacts.expected_fingerprint(path, 0) == fingerprint and len(fingerprint) == 16
+    assert artifacts.expected_fingerprint(path, 1) != fingerprint
+    other = {"x": np.zeros((6, 1, 2, 2), np.uint8), "y": np.zeros(6, np.int64)}
+    assert artifacts.fingerprint(artifacts.content_hash(other), 0) != fingerprint
+    monkeypatch.setattr(splits, "DESIGN", "complementary-pairs/2")
+    assert artifacts.expected_fingerprint(path, 0) != fingerprint
+
+
+def test_content_hash_ignores_key_order_but_not_dtype_shape_or_bytes():
+    a, b = np.arange(6, dtype=np.int64), np.ones(3, np.float32)
+    base = artifacts.content_hash({"a": a, "b": b})
+    assert artifacts.content_hash({"b": b, "a": a}) == base
+    assert artifacts.content_hash({"a": a.astype(np.int32), "b": b}) != base
+    assert artifacts.content_hash({"a": a.reshape(2, 3), "b": b}) != base
+    assert artifacts.content_hash({"a": a + 1, "b": b}) != base
+
+
+def test_an_artifact_of_another_pool_or_without_fingerprint_is_refused(tmp_path):
+    _, fingerprint = pool_file(tmp_path)
+    io.save_arrays(tmp_path / "good.npz", v=np.ones(3), fingerprint=np.array(fingerprint))
+    assert artifacts.load_npz(tmp_path / "good.npz", fingerprint)["v"].tolist() == [1, 1, 1]
+    io.save_arrays(tmp_path / "other.npz", v=np.ones(3), fingerprint=np.array("0" * 16))
+    with pytest.raises(ArtifactError, match=r"other\.npz: made from another pool or split design \(fingerprint 0{16}"):
+        artifacts.load_npz(tmp_path / "other.npz", fingerprint)
+    io.save_arrays(tmp_path / "old.npz", v=np.ones(3))
+    with pytest.raises(ArtifactError, match=r"old\.npz: carries no fingerprint"):
+        artifacts.load_npz(tmp_path / "old.npz", fingerprint)
+    io.write_json(tmp_path / "m.json", {"fingerprint": "f" * 16})
+    with pytest.raises(ArtifactError, match=r"m\.json: made from another pool"):
+        artifacts.load_json(tmp_path / "m.json", fingerprint)
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:50])
+    with pytest.raises(ArtifactError, match=r"cut\.npz: unreadable"):
+        artifacts.load_npz(tmp_path / "cut.npz", fingerprint)
+
+
+def test_wrong_shapes_and_non_finite_values_are_refused_with_the_file_named():
+    values = np.zeros((4, 3, 2), np.float32)
+    assert artifacts.check_array("f.npy", "logits", values, (4, None, 2)) is values
+    with pytest.raises(ArtifactError, match=r"f\.npy: logits has shape \[4, 3, 2\], expected \[5, \*, 2\]"):
+        artifacts.check_array("f.npy", "logits", values, (5, None, 2))
+    with pytest.raises(ArtifactError, match=r"expected \[4, 3\]"):
+        artifacts.check_array("f.npy", "logits", values, (4, 3))
+    values[1, 2, 0], values[3, 0, 1], values[0, 0, 0] = np.nan, -np.inf, np.nan
+    with pytest.raises(ArtifactError, match=r"f\.npy: logits holds 2 NaN and 1 infinite values \(the first at index \[0, 0, 0\]\)"):
+        artifacts.check_array("f.npy", "logits", values)
+    artifacts.check_array("f.npy", "logits", values, finite=False)
+
+
+def test_an_array_and_its_sidecar_must_match(tmp_path):
+    logits = np.random.default_rng(0).normal(size=(6, 2, 3)).astype(np.float32)
+    npy, info = tmp_path / "0.npy", tmp_path / "0.json"
+    artifacts.write_array_with_info(npy, info, logits, fingerprint="a" * 16, model=0)
+    loaded, sidecar = artifacts.load_array_with_info(npy, info, "a" * 16, "logits", (6, 2, 3))
+    assert np.array_equal(loaded, logits) and sidecar["model"] == 0 and sidecar["shape"] == [6, 2, 3]
+    with pytest.raises(ArtifactError, match="made from another pool"):
+        artifacts.load_array_with_info(npy, info, "b" * 16, "logits")
+    io.save_array(npy, logits[:, :1])  # the .npy replaced behind its sidecar's back
+    with pytest.raises(ArtifactError, match=r"0\.npy: its content does not match .*0\.json \(sha256 differs\)"):
+        artifacts.load_array_with_info(npy, info, "a" * 16, "logits")
+
+
+def test_keep_masks_must_be_the_split_designs(tmp_path):
+    keep = splits.keep_matrix(3, 4, 10)
+    assert artifacts.check_keep("keep.npy", keep, 3, 4, 10) is keep
+    with pytest.raises(ArtifactError, match=r"keep\.npy: keep masks differ from the split design complementary-pairs/1 for seed 4"):
+        artifacts.check_keep("keep.npy", keep, 4, 4, 10)
+    with pytest.raises(ArtifactError, match=r"keep has shape \[4, 10\], expected \[6, 10\]"):
+        artifacts.check_keep("keep.npy", keep, 3, 6, 10)
+
+
+# --- weights are loaded weights-only ---------------------------------------------------------------
+
+
+class Payload:
+    """Unpickling this runs a command: what a planted checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_weights_load_and_a_planted_pickle_is_refused_without_running_it(tmp_path):
+    state = {"layer.weight": torch.ones(2, 2), "layer.bias": torch.zeros(2)}
+    torch.save(state, tmp_path / "good.pt")
+    loaded = artifacts.load_weights(tmp_path / "good.pt")
+    assert set(loaded) == set(state) and torch.equal(loaded["layer.weight"], state["layer.weight"])
+
+    marker = tmp_path / "code-ran"
+    torch.save({**state, "extra": Payload(marker)}, tmp_path / "planted.pt")
+    with pytest.raises(ArtifactError, match=r"planted\.pt: refused: not a weights-only checkpoint .*GLOBAL posix\.system"):
+        artifacts.load_weights(tmp_path / "planted.pt")
+    assert not marker.exists()
+    # The payload is real: an unsafe load would have run it.
+    torch.load(tmp_path / "planted.pt", weights_only=False)
+    assert marker.exists()
+
+    torch.save([torch.ones(1)], tmp_path / "list.pt")
+    with pytest.raises(ArtifactError, match=r"list\.pt: expected a state dict of tensors, found list"):
+        artifacts.load_weights(tmp_path / "list.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "good.pt").read_bytes()[:100])
+    with pytest.raises(ArtifactError, match=r"cut\.pt: unreadable checkpoint"):
+        artifacts.load_weights(tmp_path / "cut.pt")
+
+
+# --- provenance ------------------------------------------------------------------------------------
+
+
+def test_git_state_of_a_repository_and_of_a_plain_folder(tmp_path):
+    plain = provenance.git_state(tmp_path)
+    assert plain["commit"] is None and plain["dirty"] is None and plain["error"]
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("a")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    assert provenance.git_state(tmp_path) == {"commit": head, "dirty": False, "changed_files": []}
+    (tmp_path / "a.txt").write_text("b")
+    state = provenance.git_state(tmp_path)
+    assert state["commit"] == head and state["dirty"] is True and state["changed_files"] == ["a.txt"]
+
+
+def test_package_versions_and_wall_times(tmp_path):
+    versions = provenance.package_versions()
+    assert versions["numpy"] == np.__version__ and versions["torch"] == torch.__version__.split("+")[0]
+    assert provenance.package_versions(["no-such-package-here"])["no-such-package-here"] is None
+    (tmp_path / "train").mkdir()
+    header = "s\th:m:s\tmax_rss\n"
+    (tmp_path / "train" / "3.tsv").write_text(header + "12.5\t0:00:12\t100\n")
+    (tmp_path / "fit.tsv").write_text(header + "1.25\t0:00:01\t10\n")
+    assert provenance.job_wall_times(tmp_path) == {"fit": 1.25, "train/3": 12.5}
+
+
+# --- every output is written atomically ------------------------------------------------------------
+
+WRITERS = {"savefig", "to_csv", "save", "savez", "savez_compressed", "write_text", "write_bytes", "dump", "to_json"}
+
+
+def unsafe_writes(source: str) -> list[str]:
+    """Calls in `source` that write a file other than a temporary path of `with io.atomic_path(...)
+    as name` (the destination argument: torch.save's second, every other writer's first)."""
+    tree = ast.parse(source)
+    temporaries = {
+        item.optional_vars.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.With)
+        for item in node.items
+        if isinstance(item.context_expr, ast.Call)
+        and getattr(item.context_expr.func, "attr", getattr(item.context_expr.func, "id", None)) == "atomic_path"
+        and isinstance(item.optional_vars, ast.Name)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in WRITERS:
+            owner = node.func.value
+            if isinstance(owner, ast.Name) and owner.id in ("io", "plots", "artifacts"):
+                continue  # lira's own writers are atomic
+            if isinstance(owner, ast.Name) and owner.id in temporaries:
+                continue  # temporary.write_bytes(...)
+            target_index = 1 if (isinstance(owner, ast.Name) and owner.id == "torch") else 0
+            target = node.args[target_index] if len(node.args) > target_index else None
+            if isinstance(target, ast.Name) and (target.id in temporaries or target.id == "buffer"):
+                continue
+            found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open" and len(node.args) > 1:
+            mode = node.args[1]
+            if isinstance(mode, ast.Constant) and any(flag in str(mode.value) for flag in "wax"):
+                target = node.args[0]
+                if not (isinstance(target, ast.Name) and target.id in temporaries):
+                    found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "scripts").glob("*.py")))
+def test_every_script_writes_its_outputs_atomically(script):
+    assert unsafe_writes((REPO / "scripts" / script).read_text()) == []
+
+
+def test_the_atomic_write_check_finds_direct_writes():
+    source = (
+        "import numpy as np\nfrom lira import io\n"
+        "np.save(snakemake.output[0], x)\n"
+        "figure.savefig(snakemake.output.png)\n"
+        "with open(path, 'w') as handle:\n    pass\n"
+        "with io.atomic_path(path) as temporary:\n    frame.to_csv(temporary)\n"
+        "io.save_array(path, x)\n"
+    )
+    assert [line.split(":")[0] for line in unsafe_writes(source)] == ["line 3", "line 4", "line 5"]
+
+
+def test_analysis_side_modules_of_this_issue_do_not_import_torch():
+    code = "import sys, lira.artifacts, lira.config, lira.provenance\nassert 'torch' not in sys.modules\n"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def test_figures_carry_their_label_and_are_reproducible(tmp_path):
+    from lira import plots
+
+    def draw(name):
+        figure = plots.score_distribution_figure(np.array([0.1, 0.5, 0.9, 0.2]), np.array([True, False, True, False]), "t")
+        paths = [tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"]
+        plots.save(figure, paths, "experiment tiny, config 0123456789ab")
+        return [path.read_bytes() for path in paths]
+
+    first, second = draw("a"), draw("b")
+    assert first == second  # no creation date: the same figure, the same bytes
+    png, pdf = first
+    assert b"experiment tiny, config 0123456789ab" in png and b"experiment tiny, config 0123456789ab" in pdf
