@@ -124,6 +124,26 @@ def test_a_gpu_device_on_a_machine_without_one(good, monkeypatch):
     lira_config.check(config)
 
 
+@pytest.mark.parametrize("requested, visible, message", [
+    ("cuda", False, "compute.device='cuda' but torch sees no GPU"),
+    ("cuda:0", False, "compute.device='cuda:0' but torch sees no GPU on this machine"),
+    ("cuda:3", True, "compute.device='cuda:3' but torch sees 2 GPU(s) here"),
+])
+def test_a_job_fails_at_start_with_one_line_when_its_gpu_is_missing(tmp_path, monkeypatch, requested, visible, message):
+    """Where the parse-time check cannot decide (a cluster's jobs), each train/logits job checks
+    compute.device when it starts (lira.devices.select_device)."""
+    import logging
+
+    torch = pytest.importorskip("torch")
+    from lira import devices
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: visible)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2 if visible else 0)
+    with pytest.raises(RuntimeError) as raised:
+        devices.select_device(requested, logging.getLogger("test"), tmp_path)
+    assert str(raised.value).startswith(message) and "\n" not in str(raised.value)
+
+
 def test_defaults_are_filled_in(good):
     config = copy.deepcopy(good)
     del config["compute"], config["evaluate"], config["attack"]["rmia"], config["queries"]["padding"]

@@ -96,6 +96,12 @@ def select_device(requested: str, log: logging.Logger, lock_directory: Path = LO
             raise RuntimeError(
                 f"compute.device={requested!r} but torch sees no GPU on this machine; use 'auto' or 'cpu'"
             )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"compute.device={requested!r} but torch sees {torch.cuda.device_count()} GPU(s) here "
+                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}); use cuda:0 to "
+                f"cuda:{torch.cuda.device_count() - 1}, 'cuda' or 'auto'"
+            )
         return device
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "unset")
     if not torch.cuda.is_available():
