@@ -5,9 +5,10 @@ key, the value found and what is allowed, e.g.
     shadow_models=5: must be a multiple of 2 (N, even (complementary pairs); ...)
     attack.targets=8: must be at most shadow_models (6): targets are shadow models held out in turn
 
-Pure Python (jsonschema and yaml, both Snakemake's own dependencies; no numpy, no torch): the
-Snakefile calls check() at parse time, dry runs included, and it fills in the schema's defaults
-as snakemake.utils.validate does.
+Pure Python (no numpy, no torch): the Snakefile calls check() at parse time, dry runs included,
+and it fills in the schema's defaults as snakemake.utils.validate does. check() needs jsonschema
+and yaml (Snakemake's own dependencies), imported when called, so that jobs in the analysis
+environment (envs/analysis.yaml, without them) can import config_hash.
 
 Also here: config_hash(), the short hash of the settings that decide results, which the
 manifest, tables and figures print to say which config produced them.
@@ -17,14 +18,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import glob
 import hashlib
 import json
 import os
 from pathlib import Path
-
-import jsonschema
-import yaml
 
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -50,6 +49,8 @@ class ConfigError(ValueError):
 
 
 def load_schema(path=SCHEMA) -> dict:
+    import yaml
+
     return yaml.safe_load(Path(path).read_text())
 
 
@@ -61,7 +62,7 @@ def check(config: dict, schema: dict | None = None, local_execution: bool = True
     against this machine's devices (see no_gpu_here); jobs on a cluster run on other nodes, and
     each train/logits job checks its device when it starts (lira.devices.select_device)."""
     schema = load_schema() if schema is None else schema
-    validator = _VALIDATOR(schema)
+    validator = _validator_class()(schema)
     errors = sorted(validator.iter_errors(config), key=_error_order)
     problems = [line for error in errors for line in _describe(error)]
     try:
@@ -144,10 +145,14 @@ def config_hash(config: dict) -> str:
 # --- turning jsonschema's errors into one line each ----------------------------------------------
 
 
-def _with_defaults(validator_class):
-    """A validator that fills in each property's `default` before validating it (what
-    snakemake.utils.validate does with set_default=True): nested defaults follow, since a filled
-    section is then validated, and filled, in turn."""
+@functools.cache
+def _validator_class():
+    """jsonschema's draft 2020-12 validator that fills in each property's `default` before
+    validating it (what snakemake.utils.validate does with set_default=True): nested defaults
+    follow, since a filled section is then validated, and filled, in turn."""
+    import jsonschema
+
+    validator_class = jsonschema.Draft202012Validator
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def properties(validator, schema_properties, instance, schema):
@@ -158,9 +163,6 @@ def _with_defaults(validator_class):
         yield from validate_properties(validator, schema_properties, instance, schema)
 
     return jsonschema.validators.extend(validator_class, {"properties": properties})
-
-
-_VALIDATOR = _with_defaults(jsonschema.Draft202012Validator)
 
 
 def _error_order(error) -> tuple:
