@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 import pytest
 
-from conftest import REPO, SNAKEMAKE, snakemake, tiny_config, write_config
+from conftest import REPO, SNAKEMAKE, planned_jobs, snakemake, tiny_config, write_config
 
 torch = pytest.importorskip("torch")
 
@@ -196,6 +196,13 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
     metrics = [training_metrics(run) for run in (workdir, reference)]
     assert metrics[0]["epoch_loss"] == metrics[1]["epoch_loss"]
     assert metrics[0]["resumed_from_epoch"] == epochs_done and metrics[1]["resumed_from_epoch"] == 0
+
+    # The cluster settings are no result settings: changing them reruns nothing.
+    config["compute"].update(
+        checkpoint_every=0, runtime_minutes={"train": 99, "logits": 99}, mem_mb={"train": 1, "logits": 1}
+    )
+    changed = write_config(workdir / "cluster.yaml", config)
+    assert planned_jobs(snakemake(workdir, "--dry-run", TARGET, configfile=changed)) == {}
 
 
 def training_metrics(workdir):
