@@ -48,7 +48,7 @@ BAD = [
     ("train.lr", -0.1, ["train.lr=-0.1", "must be > 0"]),
     ("train.momentum", 1.0, ["train.momentum=1.0", "must be < 1"]),
     ("data.dataset", "mnist", ["data.dataset='mnist'", "must be one of fashion_mnist, cifar10, cifar100"]),
-    ("model.arch", "resnet", ["model.arch='resnet'", "must be one of mlp, cnn, wrn"]),
+    ("model.arch", "resnet", ["model.arch='resnet'", "must be one of mlp, cnn, patch_cnn, wrn"]),
     ("attack.offline_test", "both", ["attack.offline_test='both'", "must be one of one-sided, two-sided"]),
     ("attack.statistic", "confidence", ["attack.statistic='confidence'", "must be one of logit_scaled_confidence, hinge"]),
     ("evaluate.fprs", [0.001, 1.5], ["evaluate.fprs.1=1.5", "must be < 1"]),
@@ -64,6 +64,8 @@ BAD = [
     ("seed", DELETE, ["seed: missing (required)"]),
     ("seed", -1, ["seed=-1", "must be >= 0"]),
     ("model", {"arch": "wrn", "width": 1, "depth": 27}, ["model.depth=27", "6k + 4"]),
+    ("model", {"arch": "patch_cnn", "width": 8, "patch": 5}, ["model.patch=5", "must divide fashion_mnist's image size (28)"]),
+    ("model", {"arch": "patch_cnn", "width": 8}, ["model.patch: missing", "divisor of the image size (28)"]),
     ("data.download", True, ["data.download=true", "needs data.directory"]),
 ]
 

@@ -1,5 +1,7 @@
 """lira.queries, and the torch side: augmentation, training, prediction, models (devices: test_devices.py)."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -124,6 +126,9 @@ def test_to_float_images():
         ({"arch": "mlp", "width": 16}, (1, 8, 8)),
         ({"arch": "cnn", "width": 4}, (1, 8, 8)),
         ({"arch": "cnn", "width": 4}, (3, 12, 12)),
+        ({"arch": "patch_cnn", "width": 8, "patch": 4}, (1, 28, 28)),
+        ({"arch": "patch_cnn", "width": 8, "patch": 4}, (3, 32, 32)),
+        ({"arch": "patch_cnn", "width": 8, "patch": 2}, (1, 8, 8)),
         ({"arch": "wrn", "depth": 10, "width": 1}, (3, 32, 32)),
     ],
 )
@@ -148,6 +153,11 @@ def test_normalize():
 def test_wrn_bad_depth_raises(depth):
     with pytest.raises(ValueError, match="6k \\+ 4"):
         models.build_model({"arch": "wrn", "depth": depth, "width": 1}, (3, 32, 32), 10, [0.5] * 3, [0.2] * 3)
+
+
+def test_patch_cnn_needs_images_divisible_by_the_patch():
+    with pytest.raises(ValueError, match="patch 4 .* 30 x 30"):
+        models.build_model({"arch": "patch_cnn", "width": 8, "patch": 4}, (1, 30, 30), 10, [0.5], [0.2])
 
 
 def test_unknown_architecture_raises():
@@ -179,6 +189,35 @@ def trained_cnn(seed, init_seed=0):
     model = models.build_model({"arch": "cnn", "width": 4}, (1, 8, 8), 4, [0.5], [0.3])
     result = training.train(model, images, labels, RECIPE, seed=seed)
     return model, result
+
+
+@pytest.mark.parametrize("momentum", [0.9, 0.0])
+def test_nesterov_sgd_matches_torch_optim(momentum):
+    """lira.training's own SGD and cosine schedule make torch.optim.SGD's updates (Nesterov when
+    there is momentum) under a LambdaLR cosine schedule, step for step."""
+    torch.manual_seed(0)
+    ours = models.build_model({"arch": "cnn", "width": 4}, (1, 8, 8), 4, [0.5], [0.3])
+    theirs = models.build_model({"arch": "cnn", "width": 4}, (1, 8, 8), 4, [0.5], [0.3])
+    theirs.load_state_dict(ours.state_dict())
+    initial = {name: value.clone() for name, value in ours.state_dict().items()}
+    optimizer = training.NesterovSGD(ours.parameters(), momentum=momentum, weight_decay=5e-4)
+    reference = torch.optim.SGD(theirs.parameters(), lr=0.05, momentum=momentum, weight_decay=5e-4, nesterov=momentum > 0)
+    total = 7
+    schedule = torch.optim.lr_scheduler.LambdaLR(reference, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    images, labels = random_data()
+    for step in range(total):
+        batch = slice(8 * step, 8 * step + 8)
+        for model in (ours, theirs):
+            torch.nn.functional.cross_entropy(model(images[batch]), labels[batch]).backward()
+        assert training.cosine_lr(0.05, step, total) == pytest.approx(reference.param_groups[0]["lr"], rel=1e-12)
+        optimizer.step(training.cosine_lr(0.05, step, total))
+        reference.step()
+        schedule.step()
+        optimizer.zero_grad()
+        reference.zero_grad(set_to_none=True)
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7, msg=name)
+    assert not torch.equal(ours.state_dict()["1.0.weight"], initial["1.0.weight"])  # it did train
 
 
 def test_training_is_deterministic_for_a_fixed_seed():

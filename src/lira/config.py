@@ -108,6 +108,12 @@ def cross_field_problems(config: dict, local_execution: bool = True) -> list[str
     model = config["model"]
     if model["arch"] == "wrn" and (model["depth"] - 4) % 6:
         problems.append(f"model.depth={model['depth']}: a wide ResNet's depth must be 6k + 4 (10, 16, 22, 28, ...)")
+    if model["arch"] == "patch_cnn":
+        size = facts["image_size"]
+        if "patch" not in model:
+            problems.append(f"model.patch: missing; patch_cnn needs the patch size, a divisor of the image size ({size})")
+        elif size % model["patch"]:
+            problems.append(f"model.patch={model['patch']}: must divide {data['dataset']}'s image size ({size})")
     device = config["compute"]["device"]
     if local_execution and device.startswith("cuda") and no_gpu_here():
         problems.append(

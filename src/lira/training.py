@@ -6,6 +6,12 @@ Data stays resident as one float tensor in [0, 1]; batches are augmented on the 
 Training saves a checkpoint every few epochs (model, optimizer, schedule, random generator and
 the epochs done) so that a preempted or killed job resumes where it stopped, and the resumed run
 ends with the same weights, bit for bit, as an uninterrupted one.
+
+The optimizer (SGD with Nesterov momentum and weight decay) and its cosine schedule are written
+here, a dozen lines, rather than taken from torch.optim: the first use of a torch.optim optimizer
+imports torch._dynamo, about 2 s per training job (benchmarks/, "Pipeline overhead"), more than a
+whole small model's compute on some machines. The update is torch.optim.SGD's, value for value
+(tests/test_queries_and_training.py compares them).
 """
 
 from __future__ import annotations
@@ -78,6 +84,10 @@ class TrainResult:
     resumed_from_epoch: int = 0  # epochs restored from a checkpoint (0: trained from scratch)
 
 
+# Version of the saved state's layout: a checkpoint of another layout is ignored, not misread.
+CHECKPOINT_FORMAT = 2
+
+
 @dataclass
 class Checkpoint:
     """Where train() keeps its state, how often (every `every` epochs; 0: never), and the key a
@@ -91,7 +101,7 @@ class Checkpoint:
     def save(self, state: dict) -> None:
         """Write atomically: a job killed while saving leaves the previous checkpoint intact."""
         with io.atomic_path(self.path) as temporary:
-            torch.save({"key": self.key, **state}, temporary)
+            torch.save({"key": self.key, "format": CHECKPOINT_FORMAT, **state}, temporary)
 
     def load(self, log: logging.Logger | None = None) -> dict | None:
         """The saved state (tensors on the CPU), or None when there is none or it is stale."""
@@ -105,10 +115,54 @@ class Checkpoint:
         if state.get("key") != self.key:
             _log(log, "ignoring checkpoint %s: saved for other settings", self.path)
             return None
+        if state.get("format") != CHECKPOINT_FORMAT:
+            _log(log, "ignoring checkpoint %s: saved by an older version of lira.training", self.path)
+            return None
         return state
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+class NesterovSGD:
+    """SGD with Nesterov momentum and L2 weight decay, as torch.optim.SGD(nesterov=True) computes it:
+
+        g = grad + weight_decay * p;  v = momentum * v + g;  p -= lr * (g + momentum * v)
+
+    (v starts at 0, so the first step's v is g, as in torch). `lr` is set before each step."""
+
+    def __init__(self, parameters, momentum: float, weight_decay: float):
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.velocity = [torch.zeros_like(p) for p in self.parameters]
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        for parameter, velocity in zip(self.parameters, self.velocity):
+            if parameter.grad is None:
+                continue
+            gradient = parameter.grad.add(parameter, alpha=self.weight_decay)
+            if self.momentum:
+                velocity.mul_(self.momentum).add_(gradient)
+                gradient = gradient.add(velocity, alpha=self.momentum)
+            parameter.add_(gradient, alpha=-lr)
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    def state_dict(self) -> dict:
+        return {"velocity": [v.cpu() for v in self.velocity]}
+
+    def load_state_dict(self, state: dict) -> None:
+        for velocity, saved in zip(self.velocity, state["velocity"], strict=True):
+            velocity.copy_(saved)
+
+
+def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
+    """The learning rate of step `step` (0-based) of a cosine decay from base_lr to 0."""
+    return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
 
 
 def checkpoint_key(settings: dict, *arrays: np.ndarray) -> str:
@@ -140,25 +194,18 @@ def train(
     `checkpoint`. The checkpoint is left in place: remove it once the weights are saved."""
     device = images.device
     generator = torch.Generator(device=device).manual_seed(seed)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=recipe["lr"],
-        momentum=recipe["momentum"],
-        weight_decay=recipe["weight_decay"],
-        nesterov=recipe["momentum"] > 0,
-    )
+    # Nesterov momentum whenever there is momentum (the paper's recipe); plain SGD without.
+    optimizer = NesterovSGD(model.parameters(), momentum=recipe["momentum"], weight_decay=recipe["weight_decay"])
     n = images.shape[0]
     batch_size = min(recipe["batch_size"], n)
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = recipe["epochs"] * steps_per_epoch
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total_steps)))
     augment = recipe["augment"]
     result = TrainResult()
     state = checkpoint.load(log) if checkpoint is not None else None
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
         generator.set_state(state["generator"])
         result.epoch_loss = state["epoch_loss"].tolist()
         result.epoch_seconds = state["epoch_seconds"].tolist()
@@ -173,10 +220,9 @@ def train(
             batch = order[step * batch_size : (step + 1) * batch_size]
             inputs = random_augment(images[batch], augment["mirror"], augment["shift"], augment["padding"], generator)
             loss = F.cross_entropy(model(inputs), labels[batch])
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
-            optimizer.step()
-            schedule.step()
+            optimizer.step(cosine_lr(recipe["lr"], (epoch - 1) * steps_per_epoch + step, total_steps))
             total_loss += loss.detach() * batch.numel()
         result.epoch_loss.append(float(total_loss) / n)
         result.epoch_seconds.append(time.perf_counter() - start)
@@ -187,8 +233,7 @@ def train(
             checkpoint.save(
                 {
                     "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                    "optimizer": _to_cpu(optimizer.state_dict()),
-                    "schedule": schedule.state_dict(),
+                    "optimizer": optimizer.state_dict(),
                     "generator": generator.get_state(),
                     "epoch_loss": torch.tensor(result.epoch_loss, dtype=torch.float64),
                     "epoch_seconds": torch.tensor(result.epoch_seconds, dtype=torch.float64),
@@ -196,17 +241,6 @@ def train(
             )
             _log(log, "checkpoint after epoch %d: %s", epoch, checkpoint.path)
     return result
-
-
-def _to_cpu(value):
-    """A state dict with every tensor moved to the CPU (a checkpoint loads on any device)."""
-    if isinstance(value, torch.Tensor):
-        return value.cpu()
-    if isinstance(value, dict):
-        return {key: _to_cpu(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_to_cpu(item) for item in value]
-    return value
 
 
 @torch.no_grad()
