@@ -1,22 +1,28 @@
 """Pipeline overhead of a finished run of the workflow: its wall time against the pure compute
-time of its training steps, and where the rest went.
+time of its models (training steps and the forward passes that produce the logits), and where
+the rest went.
 
 Read from the run's own files (nothing is rerun):
-- results/<experiment>/models/<i>.json: `epoch_seconds`, the training loop's time per epoch
-  measured inside the job (the training steps only: no start-up, data loading, evaluation,
-  checkpoint or weight writing);
+- results/<experiment>/models/<block>.json: each model's `epoch_seconds`, the training loop's time
+  per epoch measured inside the job (the training steps only: no start-up, data loading,
+  evaluation, checkpoint or weight writing);
+- results/<experiment>/logits/<block>.json: each model's `inference_seconds`, the forward passes
+  over pool x queries measured inside the job (no start-up, loading or writing);
 - results/<experiment>/benchmarks/<rule>/*.tsv: Snakemake's `benchmark:` files, wall seconds `s`
-  of each train, logits, shadows, fit, attack and figure_shadow_count job;
+  of each train, logits, scores, shadows, fit, attack, evaluate, tables and figure job;
 - the run's Snakemake log (.snakemake/log/*.log next to results/): `Date:` (start), `Elapsed
   time:` (the workflow's wall time) and `--cores`. Without a complete log, the wall time is taken
   from file times: the first benchmarked job's start (its .tsv's mtime minus its `s`) to the
   newest file under results/<experiment>/.
 
 Definitions (printed with the numbers):
-- workflow overhead = 1 - (sum of training-step seconds) / (wall time x cores): the share of the
-  machine's core-seconds not spent in training steps;
-- train-job overhead = 1 - (sum of training-step seconds) / (sum of train jobs' wall seconds):
-  what start-up, imports, data loading, evaluation and writing add to each train job.
+- pipeline overhead = 1 - (training-step seconds + inference seconds) / (wall time x cores): the
+  share of the machine's core-seconds spent on anything but the models' arithmetic: Python
+  start-up and imports, data loading, Snakemake's scheduling, reading and writing files, the
+  analysis jobs, and cores left idle;
+- the same with the training steps alone (the inference counted as overhead too);
+- train-job overhead = 1 - (training-step seconds) / (train jobs' wall seconds): what start-up,
+  imports, data loading, evaluation and writing add to the train jobs.
 The start-up cost of one job (a fresh interpreter importing torch and the package, or only
 numpy and the package) is measured live, in this run.
 """
@@ -47,7 +53,7 @@ def _find_log(results: Path) -> tuple[Path | None, dict]:
     train jobs' metrics in `results` were written (the latest on a tie), parsed: start, elapsed,
     cores, command."""
     workdir = results.parent.parent
-    written = [p.stat().st_mtime for p in (results / "models").glob("*.json")]
+    written = [p.stat().st_mtime for p in (results / "models").glob("*.json")]  # one per block
     best, best_info, best_count = None, {}, 0
     for log in sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log")):
         text = log.read_text(errors="replace")
@@ -104,27 +110,30 @@ def analyse(results: Path, cores: int | None = None, measure_startup: bool = Tru
     def of_run(paths):
         return [p for p in paths if window[0] <= p.stat().st_mtime <= window[1]]
 
-    all_models = list((results / "models").glob("*.json"))
-    models = of_run(all_models)
-    if not models:
+    all_blocks = list((results / "models").glob("*.json"))
+    blocks = of_run(all_blocks)
+    if not blocks:
         raise FileNotFoundError(f"{results}/models/*.json: no train job finished during the run")
-    metrics = {int(p.stem): json.loads(p.read_text()) for p in models}
-    compute = {model: sum(m["epoch_seconds"]) for model, m in metrics.items()}
-    train_seconds = {model: m["train_seconds"] for model, m in metrics.items()}
-    train_wall = {int(p.stem): _tsv_seconds(p) for p in of_run((results / "benchmarks" / "train").glob("*.tsv"))}
+    metrics = {p.stem: json.loads(p.read_text())["models"] for p in blocks}  # block -> its models' metrics
+    compute = {block: sum(sum(m["epoch_seconds"]) for m in models) for block, models in metrics.items()}
+    train_wall = {p.stem: _tsv_seconds(p) for p in of_run((results / "benchmarks" / "train").glob("*.tsv"))}
     paired = sorted(set(compute) & set(train_wall))  # train jobs with both files
+    inference = {}
+    for path in of_run((results / "logits").glob("*.json")):
+        inference[path.stem] = sum(json.loads(path.read_text()).get("inference_seconds", []))
+    logits_wall = {p.stem: _tsv_seconds(p) for p in of_run((results / "benchmarks" / "logits").glob("*.tsv"))}
+    logits_paired = sorted(set(inference) & set(logits_wall))
     walls = {}
     all_tsvs = list((results / "benchmarks").rglob("*.tsv"))
     for path in of_run(all_tsvs):
         rule = path.parent.name if path.parent != results / "benchmarks" else path.stem
         walls.setdefault(rule, []).append(_tsv_seconds(path))
-    excluded = len(all_models) - len(models) + len(all_tsvs) - sum(len(v) for v in walls.values())
+    excluded = len(all_blocks) - len(blocks) + len(all_tsvs) - sum(len(v) for v in walls.values())
     cores = cores or 2
     core_seconds = wall * cores
-    total_compute = sum(compute.values())
-    total_train_wall = sum(train_wall.values())
+    training = sum(compute.values())
+    inferring = sum(inference.values())
     known = {rule: sum(seconds) for rule, seconds in walls.items()}
-    other_known = sum(seconds for rule, seconds in known.items() if rule not in ("train",))
     report = {
         "results": str(results),
         "wall_source": source,
@@ -132,17 +141,20 @@ def analyse(results: Path, cores: int | None = None, measure_startup: bool = Tru
         "wall_seconds": wall,
         "cores": cores,
         "core_seconds": core_seconds,
-        "models": len(compute),
-        "models_in_folder": len(all_models),
-        "training_step_seconds": total_compute,
-        "train_loop_seconds": sum(train_seconds.values()),
-        "train_job_seconds": total_train_wall,
-        "train_job_overhead_seconds_mean": sum(train_wall[i] - compute[i] for i in paired) / max(len(paired), 1),
-        "train_job_overhead": 1 - sum(compute[i] for i in paired) / sum(train_wall[i] for i in paired) if paired else float("nan"),
-        "workflow_overhead": 1 - total_compute / core_seconds,
+        "models": sum(len(models) for models in metrics.values()),
+        "train_jobs": len(metrics),
+        "training_step_seconds": training,
+        "inference_seconds": inferring,
+        "model_compute_seconds": training + inferring,
+        "train_job_seconds": sum(train_wall.values()),
+        "train_job_overhead_seconds_mean": sum(train_wall[b] - compute[b] for b in paired) / max(len(paired), 1),
+        "train_job_overhead": 1 - sum(compute[b] for b in paired) / sum(train_wall[b] for b in paired) if paired else float("nan"),
+        "logits_job_overhead_seconds_mean": sum(logits_wall[b] - inference[b] for b in logits_paired) / max(len(logits_paired), 1),
+        "pipeline_overhead": 1 - (training + inferring) / core_seconds,
+        "overhead_training_only": 1 - training / core_seconds,
         "job_seconds_by_rule": known,
         "jobs_by_rule": {rule: len(seconds) for rule, seconds in walls.items()},
-        "unaccounted_core_seconds": core_seconds - total_train_wall - other_known,
+        "unaccounted_core_seconds": core_seconds - sum(known.values()),
         "files_outside_run": excluded,
     }
     if measure_startup:
@@ -152,8 +164,9 @@ def analyse(results: Path, cores: int | None = None, measure_startup: bool = Tru
 
 def startup_costs() -> dict:
     """What every job pays before its work, measured in fresh interpreters: importing torch and
-    the package (train and logits jobs), importing numpy and the package (the analysis jobs), and
-    the first torch.optim optimizer, whose methods import torch._dynamo on first use (train jobs)."""
+    the package (train and logits jobs), importing numpy and the package (the analysis jobs), and,
+    for comparison, what the first torch.optim optimizer would add (its methods import
+    torch._dynamo on first use; lira.training has its own SGD to avoid it)."""
     torch_imports = startup_seconds("import torch, lira.training, lira.models")
     optimizer = startup_seconds(
         "import torch, lira.training, lira.models; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)"

@@ -64,6 +64,12 @@ EXPERIMENT = config["experiment"]
 N_MODELS = config["shadow_models"]
 N_TARGETS = config["attack"]["targets"]
 
+# Shadow models are trained, queried and scored in blocks of models_per_job, one job per block
+# (lira.splits.model_blocks: "0-7", "8-15", ...): one Python start-up and torch import per block.
+from lira import splits
+
+BLOCKS = splits.model_blocks(N_MODELS, config["models_per_job"])
+
 # Every attack, by name (lira.catalog: what each is, which table shows it).
 from lira import catalog
 
@@ -82,10 +88,16 @@ USES_GPU = COMPUTE["device"] != "cpu"
 
 
 def per_try(setting, rule):
-    """A job resource that grows with each retry (--retries): try k asks for k times
-    compute.<setting>.<rule> (a cluster job that ran out of time or memory gets more).
+    """A block job's resource, growing with each retry (--retries): try k asks for k times
+    compute.<setting>.<rule> (a cluster job that ran out of time or memory gets more); the
+    runtime is per model, times the block's models.
     """
-    return lambda wildcards, attempt: attempt * COMPUTE[setting][rule]
+
+    def resource(wildcards, attempt):
+        per_model = len(splits.block_models(wildcards.block)) if setting == "runtime_minutes" else 1
+        return attempt * per_model * COMPUTE[setting][rule]
+
+    return resource
 
 
 def result(path):
@@ -122,8 +134,9 @@ def attack_settings(wildcards):
     return _sorted(catalog.settings(wildcards.attack, config))
 
 
-def model_outputs(kind, models):
-    return [result(f"{kind}/{model}.npz") for model in models]
+def block_outputs(kind, suffix):
+    """One file per block of models, in model order: result("<kind>/<block><suffix>")."""
+    return [result(f"{kind}/{block}{suffix}") for block in BLOCKS]
 
 
 SHADOWS = {
@@ -133,5 +146,5 @@ SHADOWS = {
 
 
 wildcard_constraints:
-    model=r"\d+",
+    block=r"\d+(-\d+)?",
     attack="|".join(ATTACKS),

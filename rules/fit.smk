@@ -2,7 +2,7 @@ rule shadows:
     """Stack every model's statistics into one array per statistic, [N, pool, queries] float32,
     with keep.npy, bool [N, pool]: what model i trained on. Attacks memory-map these."""
     input:
-        scores=model_outputs("scores", range(N_MODELS)),
+        scores=block_outputs("scores", ".npz"),
         pool=result("pool.npz"),
     output:
         **SHADOWS,
@@ -14,6 +14,7 @@ rule shadows:
         "../envs/analysis.yaml"
     params:
         seed=setting("seed"),
+        blocks=BLOCKS,
     script:
         "../scripts/shadows.py"
 

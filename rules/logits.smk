@@ -1,17 +1,17 @@
 rule logits:
-    """Query model {model} on every pool example under every augmentation of the query set:
-    float32 [pool, queries, classes]."""
+    """Query the models of block {block} on every pool example under every augmentation of the
+    query set: float32 [models, pool, queries, classes]."""
     input:
         pool=result("pool.npz"),
-        weights=result("models/{model}.pt"),
-        metrics=result("models/{model}.json"),
+        weights=result("models/{block}.pt"),
+        metrics=result("models/{block}.json"),
     output:
-        result("logits/{model}.npy"),
-        info=result("logits/{model}.json"),
+        result("logits/{block}.npy"),
+        info=result("logits/{block}.json"),
     log:
-        result("logs/logits/{model}.log"),
+        result("logs/logits/{block}.log"),
     benchmark:
-        result("benchmarks/logits/{model}.tsv")
+        result("benchmarks/logits/{block}.tsv")
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]

@@ -9,7 +9,7 @@ rule manifest:
         rules.figure_shadow_count.output,
         rules.figure_examples.output,
         pool=result("pool.npz"),
-        models=expand(result("models/{model}.json"), model=range(N_MODELS)),
+        models=block_outputs("models", ".json"),
     output:
         result("manifest.json"),
     log:

@@ -1,16 +1,16 @@
 rule scores:
-    """Per-example statistics of model {model}: logit-scaled confidence, hinge and loss, each
-    float32 [pool, queries]."""
+    """Per-example statistics of the models of block {block}: logit-scaled confidence, hinge,
+    loss and modified entropy, each float32 [models, pool, queries]."""
     input:
         pool=result("pool.npz"),
-        logits=result("logits/{model}.npy"),
-        info=result("logits/{model}.json"),
+        logits=result("logits/{block}.npy"),
+        info=result("logits/{block}.json"),
     output:
-        result("scores/{model}.npz"),
+        result("scores/{block}.npz"),
     log:
-        result("logs/scores/{model}.log"),
+        result("logs/scores/{block}.log"),
     benchmark:
-        result("benchmarks/scores/{model}.tsv")
+        result("benchmarks/scores/{block}.tsv")
     conda:
         "../envs/analysis.yaml"
     params:

@@ -1,14 +1,15 @@
 rule train:
-    """Train shadow model {model} on its half of the pool (complementary-pair split)."""
+    """Train the shadow models of block {block} one after another in one job, each on its half
+    of the pool (complementary-pair split)."""
     input:
         pool=result("pool.npz"),
     output:
-        weights=result("models/{model}.pt"),
-        metrics=result("models/{model}.json"),
+        weights=result("models/{block}.pt"),
+        metrics=result("models/{block}.json"),
     log:
-        result("logs/train/{model}.log"),
+        result("logs/train/{block}.log"),
     benchmark:
-        result("benchmarks/train/{model}.tsv")
+        result("benchmarks/train/{block}.tsv")
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]

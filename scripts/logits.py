@@ -1,9 +1,13 @@
-"""Snakemake adapter: models/<i>.pt -> logits/<i>.npy, float32 [pool, queries, classes], with its
-sidecar logits/<i>.json (fingerprint, shape, sha256; lira.artifacts)."""
+"""Snakemake adapter: models/<block>.pt -> logits/<block>.npy, float32 [models, pool, queries,
+classes] for the block's models in order, with its sidecar logits/<block>.json (fingerprint,
+models, shape, sha256; lira.artifacts)."""
 
+import time
+
+import numpy as np
 import torch
 
-from lira import artifacts, devices, io, training
+from lira import artifacts, devices, io, splits, training
 from lira.models import build_model
 from lira.queries import query_set
 
@@ -11,22 +15,38 @@ log = io.job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
 device = devices.select_device(snakemake.config["compute"]["device"], log)
 pool = io.load_arrays(snakemake.input.pool)
-model_index = int(snakemake.wildcards.model)
+block = snakemake.wildcards.block
+models = splits.block_models(block)
 fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, snakemake.config["seed"])
 trained = artifacts.load_json(snakemake.input.metrics, fingerprint)  # weights of this pool and split design
-if trained.get("model") != model_index:
-    raise artifacts.ArtifactError(f"{snakemake.input.metrics}: describes model {trained.get('model')}, not {model_index}")
-model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
+described = [m.get("model") for m in trained.get("models", [])]
+if described != list(models):
+    raise artifacts.ArtifactError(f"{snakemake.input.metrics}: describes models {described}, not {list(models)}")
 # Weights only: a file with any other pickled object (which could run code) is refused, unrun.
-model.load_state_dict(artifacts.load_weights(snakemake.input.weights))
-model = model.to(device, memory_format=torch.channels_last)
+states = artifacts.model_states(snakemake.input.weights, artifacts.load_weights(snakemake.input.weights), models)
 
 settings = snakemake.params.queries
 queries = query_set(settings["mirror"], settings["shift"], settings["stride"])
-logits = training.predict_logits(
-    model, training.to_float_images(pool["x"], device), queries, settings["padding"], snakemake.config["compute"]["eval_batch_size"]
-)
+images = training.to_float_images(pool["x"], device)
+logits = []  # per model: float32 [pool, queries, classes]
+inference_seconds = []  # the forward passes alone, per model (benchmarks/: pipeline overhead)
+for model_index in models:
+    model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
+    model.load_state_dict(states[model_index])
+    model = model.to(device, memory_format=torch.channels_last)
+    start = time.perf_counter()
+    logits.append(
+        training.predict_logits(model, images, queries, settings["padding"], snakemake.config["compute"]["eval_batch_size"])
+    )
+    inference_seconds.append(time.perf_counter() - start)
+logits = np.stack(logits)  # [models, pool, queries, classes]
 artifacts.write_array_with_info(
-    snakemake.output[0], snakemake.output.info, logits, fingerprint=fingerprint, model=model_index, queries=len(queries)
+    snakemake.output[0],
+    snakemake.output.info,
+    logits,
+    fingerprint=fingerprint,
+    models=list(models),
+    queries=len(queries),
+    inference_seconds=inference_seconds,
 )
-log.info("logits %s for %d queries %s", logits.shape, len(queries), queries)
+log.info("logits %s of models %s for %d queries %s", logits.shape, list(models), len(queries), queries)

@@ -15,7 +15,8 @@ from lira.config import config_hash
 log = io.job_logger(snakemake.log[0])
 config = snakemake.config
 fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, config["seed"])
-models = [artifacts.load_json(path, fingerprint) for path in snakemake.input.models]
+# Each block's metrics file lists its models' metrics; the manifest lists every model's.
+models = [model for path in snakemake.input.models for model in artifacts.load_json(path, fingerprint)["models"]]
 results = Path(snakemake.input.pool).parent
 repository = Path(snakemake.scriptdir).parent
 code = provenance.git_state(repository)

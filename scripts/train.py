@@ -1,8 +1,15 @@
-"""Snakemake adapter: pool.npz -> models/<i>.pt (state dict) and models/<i>.json (metrics).
+"""Snakemake adapter: pool.npz -> models/<block>.pt and models/<block>.json for one block of shadow
+models (lira.splits.model_blocks), trained one after another in this one process, so the Python
+start-up and torch import are paid once per block, not once per model.
 
-Training checkpoints to results/<experiment>/checkpoints/<i>.pt every compute.checkpoint_every
-epochs (not a declared output: Snakemake deletes a failed job's outputs, and the checkpoint must
-outlive a failure) and resumes from it; the checkpoint is deleted once the weights are written.
+models/<block>.pt holds every model's state dict (lira.artifacts.block_state); models/<block>.json
+holds the fingerprint and each model's metrics (accuracies, seconds per epoch, device).
+
+Each training checkpoints to results/<experiment>/checkpoints/<i>.pt every compute.checkpoint_every
+epochs and after its last one (not a declared output: Snakemake deletes a failed job's outputs,
+and the checkpoints must outlive a failure), and resumes from it: a rerun after a kill skips the
+block's finished models and continues the interrupted one. The checkpoints are deleted once the
+block's files are written.
 """
 
 import io as bytes_io
@@ -17,14 +24,17 @@ from lira.models import build_model
 
 log = io.job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
-model_index = int(snakemake.wildcards.model)
+block = snakemake.wildcards.block
+models = splits.block_models(block)
 seed = snakemake.params.seed
 compute = snakemake.config["compute"]
 device = devices.select_device(compute["device"], log)
 resources = snakemake.resources
 log.info(
-    "model %d: %d threads; job asked for gpu=%s, runtime=%s min, mem_mb=%s",
-    model_index,
+    "block %s (models %d-%d): %d threads; job asked for gpu=%s, runtime=%s min, mem_mb=%s",
+    block,
+    models[0],
+    models[-1],
     snakemake.threads,
     resources.get("gpu", 0),
     resources.get("runtime"),
@@ -34,56 +44,66 @@ log.info(
 pool = io.load_arrays(snakemake.input.pool)
 # Recorded with the weights; the logits job refuses weights of another pool, seed or split design.
 fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
-keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
-members = np.flatnonzero(keep)
-images = training.to_float_images(pool["x"][members], device)
-labels = torch.from_numpy(pool["y"][members]).to(device)
-
-model_seed = splits.model_seed(seed, model_index)
-torch.manual_seed(model_seed)
-model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
-model = model.to(device, memory_format=torch.channels_last)
-log.info("model %d: %d training examples on %s", model_index, len(members), device)
-
-settings = {
-    "model_seed": model_seed,
-    "model": snakemake.params.model,
-    "recipe": snakemake.params.recipe,
-    "device": device.type,  # a generator's state only restores on its own kind of device
-}
-checkpoint = training.Checkpoint(
-    path=Path(snakemake.output.weights).parent.parent / "checkpoints" / f"{model_index}.pt",
-    every=compute["checkpoint_every"],
-    key=training.checkpoint_key(settings, pool["x"][members], pool["y"][members], pool["mean"], pool["std"]),
-)
-
-start = time.perf_counter()
-result = training.train(model, images, labels, snakemake.params.recipe, seed=model_seed, checkpoint=checkpoint, log=log)
-seconds = time.perf_counter() - start
-
-batch = compute["eval_batch_size"]
+all_images = training.to_float_images(pool["x"], device)  # [pool, C, H, W], once for the block
+all_labels = torch.from_numpy(pool["y"]).to(device)
 holdout_images = training.to_float_images(pool["holdout_x"], device)
 holdout_labels = torch.from_numpy(pool["holdout_y"]).to(device)
-metrics = {
-    "model": model_index,
-    "fingerprint": fingerprint,
-    "train_examples": len(members),
-    "train_accuracy": training.accuracy(model, images, labels, batch),
-    "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch),
-    "epoch_loss": result.epoch_loss,
-    "epoch_seconds": result.epoch_seconds,
-    "resumed_from_epoch": result.resumed_from_epoch,
-    "train_seconds": seconds,
-    "device": str(device),
-    "threads": snakemake.threads,
-    # What the timings depend on, for `lira.plan` to use them only for the same settings.
-    "settings": {"model": snakemake.params.model, "train": snakemake.params.recipe},
-}
-log.info("train accuracy %.4f, held-out accuracy %.4f, %.1f s", metrics["train_accuracy"], metrics["holdout_accuracy"], seconds)
+checkpoints = Path(snakemake.output.weights).parent.parent / "checkpoints"
+batch = compute["eval_batch_size"]
+
+states, metrics = {}, []
+for model_index in models:
+    keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
+    members = np.flatnonzero(keep)
+    images, labels = all_images[members], all_labels[members]
+    model_seed = splits.model_seed(seed, model_index)
+    torch.manual_seed(model_seed)
+    model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
+    model = model.to(device, memory_format=torch.channels_last)
+    log.info("model %d: %d training examples on %s", model_index, len(members), device)
+    settings = {
+        "model_seed": model_seed,
+        "model": snakemake.params.model,
+        "recipe": snakemake.params.recipe,
+        "device": device.type,  # a generator's state only restores on its own kind of device
+    }
+    checkpoint = training.Checkpoint(
+        path=checkpoints / f"{model_index}.pt",
+        every=compute["checkpoint_every"],
+        key=training.checkpoint_key(settings, pool["x"][members], pool["y"][members], pool["mean"], pool["std"]),
+    )
+    start = time.perf_counter()
+    result = training.train(model, images, labels, snakemake.params.recipe, seed=model_seed, checkpoint=checkpoint, log=log)
+    seconds = time.perf_counter() - start
+    metrics.append(
+        {
+            "model": model_index,
+            "train_examples": len(members),
+            "train_accuracy": training.accuracy(model, images, labels, batch),
+            "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch),
+            "epoch_loss": result.epoch_loss,
+            "epoch_seconds": result.epoch_seconds,
+            "resumed_from_epoch": result.resumed_from_epoch,
+            "train_seconds": seconds,
+            "device": str(device),
+            "threads": snakemake.threads,
+            # What the timings depend on, for `lira.plan` to use them only for the same settings.
+            "settings": {"model": snakemake.params.model, "train": snakemake.params.recipe},
+        }
+    )
+    states[model_index] = {k: v.cpu() for k, v in model.state_dict().items()}
+    log.info(
+        "model %d: train accuracy %.4f, held-out accuracy %.4f, %.1f s",
+        model_index,
+        metrics[-1]["train_accuracy"],
+        metrics[-1]["holdout_accuracy"],
+        seconds,
+    )
 
 buffer = bytes_io.BytesIO()
-torch.save({k: v.cpu() for k, v in model.state_dict().items()}, buffer)  # tensors only: weights_only-loadable
+torch.save(artifacts.block_state(states), buffer)  # tensors only: weights_only-loadable
 with io.atomic_path(snakemake.output.weights) as temporary:
     temporary.write_bytes(buffer.getvalue())
-io.write_json(snakemake.output.metrics, metrics)
-checkpoint.remove()
+io.write_json(snakemake.output.metrics, {"fingerprint": fingerprint, "block": block, "models": metrics})
+for model_index in models:
+    (checkpoints / f"{model_index}.pt").unlink(missing_ok=True)

@@ -24,6 +24,7 @@ def tiny_config(data_directory: Path, **overrides) -> dict:
         "seed": 0,
         "data": {"dataset": "fashion_mnist", "directory": str(data_directory), "pool_size": 240, "holdout_size": 50},
         "shadow_models": 6,
+        "models_per_job": 4,  # blocks 0-3 and 4-5: a full and a partial block
         "model": {"arch": "mlp", "width": 32},
         "train": {
             "epochs": 3,

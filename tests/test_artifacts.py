@@ -245,3 +245,15 @@ def test_figures_carry_their_label_and_are_reproducible(tmp_path):
     assert first == second  # no creation date: the same figure, the same bytes
     png, pdf = first
     assert b"experiment tiny, config 0123456789ab" in png and b"experiment tiny, config 0123456789ab" in pdf
+
+
+def test_block_state_round_trips_and_names_the_models():
+    states = {4: {"0.mean": np.zeros(1), "1.weight": np.ones((2, 2))}, 5: {"0.mean": np.ones(1), "1.weight": np.zeros((2, 2))}}
+    flat = artifacts.block_state(states)
+    assert sorted(flat) == ["4/0.mean", "4/1.weight", "5/0.mean", "5/1.weight"]
+    back = artifacts.model_states("models/4-5.pt", flat, range(4, 6))
+    assert sorted(back) == [4, 5] and all(back[m][name] is states[m][name] for m in states for name in states[m])
+    with pytest.raises(artifacts.ArtifactError, match=r"models/4-5.pt: holds the weights of models \[4, 5\], expected \[4, 5, 6\]"):
+        artifacts.model_states("models/4-5.pt", flat, range(4, 7))
+    with pytest.raises(artifacts.ArtifactError, match="not a block of models' weights"):
+        artifacts.model_states("models/4-5.pt", {"1.weight": np.ones(1)}, range(4, 6))

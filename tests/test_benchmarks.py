@@ -78,14 +78,15 @@ def test_model_reader_reads_blocks(tmp_path):
 def test_pipeline_overhead_arithmetic(tmp_path):
     workdir = tmp_path / "run"
     results = workdir / "results" / "exp"
-    (results / "models").mkdir(parents=True)
-    (results / "benchmarks" / "train").mkdir(parents=True)
-    (results / "benchmarks" / "logits").mkdir(parents=True)
-    for model in range(4):
-        metrics = {"epoch_seconds": [1.0, 2.0], "train_seconds": 3.5}
-        (results / "models" / f"{model}.json").write_text(json.dumps(metrics))
-        (results / "benchmarks" / "train" / f"{model}.tsv").write_text("s\th:m:s\n5.0\t0:00:05\n")
-        (results / "benchmarks" / "logits" / f"{model}.tsv").write_text("s\th:m:s\n2.0\t0:00:02\n")
+    for folder in ("models", "logits", "benchmarks/train", "benchmarks/logits", "benchmarks/fit"):
+        (results / folder).mkdir(parents=True)
+    for block in ("0-1", "2-3"):  # two train jobs of two models each
+        metrics = [{"model": i, "epoch_seconds": [1.0, 2.0], "train_seconds": 3.5} for i in splits.block_models(block)]
+        (results / "models" / f"{block}.json").write_text(json.dumps({"models": metrics}))
+        (results / "logits" / f"{block}.json").write_text(json.dumps({"inference_seconds": [0.5, 0.5]}))
+        (results / "benchmarks" / "train" / f"{block}.tsv").write_text("s\th:m:s\n10.0\t0:00:10\n")
+        (results / "benchmarks" / "logits" / f"{block}.tsv").write_text("s\th:m:s\n4.0\t0:00:04\n")
+    (results / "benchmarks" / "fit.tsv").write_text("s\th:m:s\n1.5\t0:00:01\n")
     log = workdir / ".snakemake" / "log" / "2030-01-01T000000.000000.snakemake.log"
     log.parent.mkdir(parents=True)
     from datetime import datetime
@@ -96,16 +97,20 @@ def test_pipeline_overhead_arithmetic(tmp_path):
         "Complete log(s): x\nElapsed time: 0:00:20.000000\n"
     )
     report = pipeline.analyse(results, measure_startup=False)
-    assert report["wall_seconds"] == 20.0 and report["cores"] == 2
+    assert report["wall_seconds"] == 20.0 and report["cores"] == 2 and report["core_seconds"] == 40.0
+    assert report["models"] == 4 and report["train_jobs"] == 2
     assert report["training_step_seconds"] == 12.0  # 4 models x (1 + 2) s
-    assert report["workflow_overhead"] == pytest.approx(1 - 12 / 40)
+    assert report["inference_seconds"] == 2.0
+    assert report["pipeline_overhead"] == pytest.approx(1 - 14 / 40)
+    assert report["overhead_training_only"] == pytest.approx(1 - 12 / 40)
     assert report["train_job_overhead"] == pytest.approx(1 - 12 / 20)
-    assert report["train_job_overhead_seconds_mean"] == pytest.approx(2.0)
-    assert report["job_seconds_by_rule"] == {"train": 20.0, "logits": 8.0}
-    assert report["unaccounted_core_seconds"] == pytest.approx(40 - 20 - 8)
+    assert report["train_job_overhead_seconds_mean"] == pytest.approx(10 - 6)
+    assert report["logits_job_overhead_seconds_mean"] == pytest.approx(4 - 1)
+    assert report["job_seconds_by_rule"] == {"train": 20.0, "logits": 8.0, "fit": 1.5}
+    assert report["unaccounted_core_seconds"] == pytest.approx(40 - 20 - 8 - 1.5)
     # A file written long after the run (a later rerun) is left out.
-    late = results / "models" / "9.json"
-    late.write_text(json.dumps({"epoch_seconds": [100.0], "train_seconds": 100.0}))
+    late = results / "models" / "8-9.json"
+    late.write_text(json.dumps({"models": [{"model": 8, "epoch_seconds": [100.0]}, {"model": 9, "epoch_seconds": [100.0]}]}))
     os.utime(late, (start.timestamp() + 1000, start.timestamp() + 1000))
     assert pipeline.analyse(results, measure_startup=False)["training_step_seconds"] == 12.0
 

@@ -45,7 +45,7 @@ def test_config_is_merged_like_snakemake_and_defaults_are_filled(tmp_path):
     override.write_text("shadow_models: 8\ncompute:\n  threads: 3\n")
     config = plan.load_config(tmp_path, [override])
     assert config["shadow_models"] == 8 and config["compute"]["threads"] == 3
-    assert config["compute"]["device"] == "cpu" and config["model"]["arch"] == "cnn"  # kept from config.yaml
+    assert config["compute"]["device"] == "cpu" and config["model"]["arch"] == "patch_cnn"  # kept from config.yaml
     paper = yaml.safe_load(CIFAR10.read_text())
     del paper["compute"]["runtime_minutes"], paper["compute"]["checkpoint_every"]
     write_config(tmp_path / "paper.yaml", paper)
@@ -60,7 +60,8 @@ TIMINGS = plan.Timings(
     threads=4,
     epoch_seconds=2.0,
     train_overhead_seconds=10.0,
-    logits_seconds=5.0,
+    logits_model_seconds=4.0,
+    logits_overhead_seconds=1.0,
     weights_bytes=6e6,
 )
 
@@ -69,12 +70,19 @@ def test_estimate_arithmetic():
     config = plan.load_config(REPO / "config", [CIFAR10])
     everything = {"pool": 1, "train": 256, "logits": 256, "scores": 256}
     pending = {"train": 200, "logits": 256, "scores": 256}
+    logits_bytes = 128 + 4 * 50000 * 18 * 10  # float32 [pool, queries, classes] per model
+    scores_bytes = 5 * (128 + 4 * 50000 * 18)
     result = plan.estimate(config, everything, pending, TIMINGS)
     assert result.train_job_seconds == 10 + 100 * 2.0
     assert result.device_hours == pytest.approx({"train": 200 * 210 / 3600, "logits": 256 * 5 / 3600})
-    logits_bytes = 128 + 4 * 50000 * 18 * 10  # float32 [pool, queries, classes]
-    scores_bytes = 5 * (128 + 4 * 50000 * 18)
     assert result.disk_bytes_to_write == pytest.approx(200 * 6e6 + 256 * (logits_bytes + scores_bytes))
+    assert result.disk_bytes_total == pytest.approx(256 * (6e6 + logits_bytes + scores_bytes) + 60000 * (3072 + 8))
+    # Blocks of 4 models a job: 64 train jobs of 4 trainings and one start-up each.
+    config["models_per_job"] = 4
+    blocks = {"pool": 1, "train": 64, "logits": 64, "scores": 64}
+    result = plan.estimate(config, blocks, {"train": 50, "logits": 64, "scores": 64}, TIMINGS)
+    assert result.train_job_seconds == 10 + 4 * 100 * 2.0 and result.logits_job_seconds == 1 + 4 * 4.0
+    assert result.device_hours == pytest.approx({"train": 50 * 810 / 3600, "logits": 64 * 17 / 3600})
     assert result.disk_bytes_total == pytest.approx(256 * (6e6 + logits_bytes + scores_bytes) + 60000 * (3072 + 8))
 
 
@@ -103,24 +111,28 @@ def test_plan_of_the_paper_setting_needs_no_data(tmp_path):
 @pytest.mark.workflow
 def test_plan_after_a_partial_run_counts_what_is_done_and_uses_its_timings(tmp_path, fashion_mnist_dir):
     write_config(tmp_path / "config.yaml", tiny_config(fashion_mnist_dir))
-    snakemake(tmp_path, "results/tiny/models/0.pt", "results/tiny/models/1.pt", "results/tiny/logits/0.npy")
+    # Blocks of two models a job (0-1, 2-3, 4-5): two trainings and one model's logits done.
+    write_config(tmp_path / "config.yaml", tiny_config(fashion_mnist_dir, models_per_job=2))
+    snakemake(tmp_path, "results/tiny/logits/0-1.npy")
     output = run_plan("--directory", str(tmp_path), "--no-calibrate", "--devices", "2")
     rows = table(output)
-    assert rows["pool"] == (1, 1, 0) and rows["train"] == (6, 2, 4) and rows["logits"] == (6, 1, 5)
+    assert rows["pool"] == (1, 1, 0) and rows["train"] == (3, 1, 2) and rows["logits"] == (3, 1, 2)
 
     results = tmp_path / "results" / "tiny"
     config = plan.load_config(tmp_path, [])
     past, ignored = plan.from_past_runs(results, config)
     assert ignored == []
-    metrics = [json.loads((results / "models" / f"{i}.json").read_text()) for i in (0, 1)]
+    metrics = json.loads((results / "models" / "0-1.json").read_text())["models"]
     assert past.epoch_seconds == statistics.median(seconds for m in metrics for seconds in m["epoch_seconds"])
-    wall = [plan.read_benchmark_seconds(results / "benchmarks" / "train" / f"{i}.tsv") for i in (0, 1)]
-    overhead = sum(w - sum(m["epoch_seconds"]) for w, m in zip(wall, metrics)) / 2
-    assert past.train_overhead_seconds == pytest.approx(max(overhead, 0.0))
-    assert past.logits_seconds == plan.read_benchmark_seconds(results / "benchmarks" / "logits" / "0.tsv")
-    assert past.per_model_bytes["train"] == (results / "models" / "0.pt").stat().st_size
-    assert past.per_model_bytes["logits"] == (results / "logits" / "0.npy").stat().st_size
-    expected = 4 * (past.train_overhead_seconds + 3 * past.epoch_seconds) / 3600
+    wall = plan.read_benchmark_seconds(results / "benchmarks" / "train" / "0-1.tsv")
+    assert past.train_overhead_seconds == pytest.approx(max(wall - sum(sum(m["epoch_seconds"]) for m in metrics), 0.0))
+    info = json.loads((results / "logits" / "0-1.json").read_text())
+    assert past.logits_model_seconds == statistics.median(info["inference_seconds"])
+    logits_wall = plan.read_benchmark_seconds(results / "benchmarks" / "logits" / "0-1.tsv")
+    assert past.logits_overhead_seconds == pytest.approx(max(logits_wall - sum(info["inference_seconds"]), 0.0))
+    assert past.per_model_bytes["train"] == (results / "models" / "0-1.pt").stat().st_size / 2
+    assert past.per_model_bytes["logits"] == (results / "logits" / "0-1.npy").stat().st_size / 2
+    expected = 2 * (past.train_overhead_seconds + 2 * 3 * past.epoch_seconds) / 3600
     assert f"{expected:10.2f} CPU-hours" in output and "2 finished trainings" in output
 
     # Timings of another model are no guide: left out, and said so.
@@ -148,5 +160,5 @@ def test_calibration_measures_the_configured_model(tmp_path, fashion_mnist_dir):
     assert measured["epoch_seconds"] > 0 and measured["logits_compute_seconds"] > 0
     # A plan then uses it, and keeps it for the next plan.
     output = run_plan("--directory", str(tmp_path), "--calibrate", "--calibration-steps", "2")
-    assert "a calibration run on this machine" in output and table(output)["train"] == (6, 0, 6)
+    assert "a calibration run on this machine" in output and table(output)["train"] == (2, 0, 2)  # 2 blocks
     assert (tmp_path / "results" / "tiny" / "benchmarks" / "calibration.json").exists()

@@ -47,10 +47,14 @@ def result_files(workdir: Path) -> dict[str, Path]:
 
 
 def comparable(path: Path) -> bytes:
-    """The file's bytes; for a model's metrics, without its timings."""
+    """The file's bytes; for a block's training metrics and logits sidecar, without the timings."""
     if path.parent.name == "models" and path.suffix == ".json":
-        metrics = json.loads(path.read_text())
-        return json.dumps({k: v for k, v in metrics.items() if k not in TIMING_KEYS}, sort_keys=True).encode()
+        block = json.loads(path.read_text())
+        block["models"] = [{k: v for k, v in metrics.items() if k not in TIMING_KEYS} for metrics in block["models"]]
+        return json.dumps(block, sort_keys=True).encode()
+    if path.parent.name == "logits" and path.suffix == ".json":
+        info = json.loads(path.read_text())
+        return json.dumps({k: v for k, v in info.items() if k != "inference_seconds"}, sort_keys=True).encode()
     return path.read_bytes()
 
 
@@ -86,7 +90,8 @@ def test_the_same_config_and_seed_give_the_same_bytes(tiny_run, tmp_path):
     snakemake(tmp_path, str(RESULTS / "shadows" / "info.json"))
     upstream = ("pool.npz", "models/", "logits/", "scores/", "shadows/")
     compared = assert_same_results(tmp_path, reference, only=lambda name: name.startswith(upstream))
-    assert compared == 1 + 6 * 2 + 6 * 2 + 6 + 7  # pool, weights + metrics, logits + sidecars, scores, shadows
+    # pool, then per block of models (0-3, 4-5): weights + metrics, logits + sidecar, scores; shadows
+    assert compared == 1 + 2 * 2 + 2 * 2 + 2 + 7
     keep = np.load(tmp_path / RESULTS / "shadows" / "keep.npy")
     assert np.array_equal(keep, splits.keep_matrix(config["seed"], 6, 240))
 
@@ -113,7 +118,7 @@ def jobs_of(process: psutil.Process, script: str) -> list[psutil.Process]:
 
 
 def training_midway(run: subprocess.Popen, models: Path):
-    """(process, model) of a train job that has started training (its log says so) and not yet
+    """(process, block) of a train job that has started training (its log says so) and not yet
     written its metrics, or None."""
     for job in jobs_of(psutil.Process(run.pid), "train"):
         try:
@@ -167,10 +172,10 @@ def test_a_killed_run_loses_only_the_jobs_in_flight_and_ends_identical(tiny_run,
     write_config(tmp_path / "config.yaml", config)
     models = tmp_path / RESULTS / "models"
 
-    # 1. A train job killed while it trains, after some models are done.
+    # 1. A train job (a block of models) killed while it trains, after the other block is done.
     run = start(tmp_path)
     try:
-        victim, model = wait_for(lambda: len(list(models.glob("*.json"))) >= 2 and training_midway(run, models), run)
+        victim, block = wait_for(lambda: len(list(models.glob("*.json"))) >= 1 and training_midway(run, models), run)
         victim.send_signal(signal.SIGKILL)
         finished_before = {path.name for path in models.glob("*.json")}
         output, _ = run.communicate(timeout=600)
@@ -178,7 +183,7 @@ def test_a_killed_run_loses_only_the_jobs_in_flight_and_ends_identical(tiny_run,
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
     assert run.returncode != 0 and "Error in rule train" in output, output
-    assert f"{model}.json" not in finished_before and not (models / f"{model}.pt").exists()
+    assert f"{block}.json" not in finished_before and not (models / f"{block}.pt").exists()
     assert every_artifact_loads(tmp_path) >= 2
 
     # 2. Rerun; kill everything (Snakemake included) once the attacks have started.
@@ -191,7 +196,7 @@ def test_a_killed_run_loses_only_the_jobs_in_flight_and_ends_identical(tiny_run,
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
     retrained = output.count("rule train:")
-    assert 1 <= retrained <= 6 - len(finished_before), output  # the killed job again, never the finished ones
+    assert retrained == 1, output  # the killed job again, never the finished block
     assert not (tmp_path / RESULTS / "manifest.json").exists()
     assert every_artifact_loads(tmp_path) > 6
 
@@ -218,58 +223,60 @@ def test_a_killed_run_loses_only_the_jobs_in_flight_and_ends_identical(tiny_run,
 
 
 def plant_nan_logits(results: Path):
-    path = results / "logits" / "1.npy"
+    path = results / "logits" / "4-5.npy"
     logits = np.load(path)
-    logits[7, 3, 2] = np.nan
+    logits[1, 7, 3, 2] = np.nan
     np.save(path, logits)
-    _resign(results / "logits" / "1.json", path)
-    return "scores/1.npz", "results/tiny/logits/1.npy: logits holds 1 NaN and 0 infinite values (the first at index [7, 3, 2])"
+    _resign(results / "logits" / "4-5.json", path)
+    return "scores/4-5.npz", "results/tiny/logits/4-5.npy: logits holds 1 NaN and 0 infinite values (the first at index [1, 7, 3, 2])"
 
 
 def plant_inf_scores(results: Path):
-    path = results / "scores" / "2.npz"
+    path = results / "scores" / "0-3.npz"
     scores = dict(np.load(path))
-    scores["hinge"][0, 0] = np.inf
+    scores["hinge"][2, 0, 0] = np.inf
     np.savez(path, **scores)
-    return "shadows/info.json", "results/tiny/scores/2.npz: hinge holds 0 NaN and 1 infinite values (the first at index [0, 0])"
+    return "shadows/info.json", "results/tiny/scores/0-3.npz: hinge holds 0 NaN and 1 infinite values (the first at index [2, 0, 0])"
 
 
 def plant_short_logits(results: Path):
-    path = results / "logits" / "1.npy"
-    np.save(path, np.load(path)[:, :9])  # half the queries
-    _resign(results / "logits" / "1.json", path)
-    return "scores/1.npz", "results/tiny/logits/1.npy: logits has shape [240, 9, 10], expected [240, 18, 10]"
+    path = results / "logits" / "4-5.npy"
+    np.save(path, np.load(path)[:, :, :9])  # half the queries
+    _resign(results / "logits" / "4-5.json", path)
+    return "scores/4-5.npz", "results/tiny/logits/4-5.npy: logits has shape [2, 240, 9, 10], expected [2, 240, 18, 10]"
 
 
 def plant_logits_of_another_model(results: Path):
-    for suffix in (".npy", ".json"):
-        shutil.copy(results / "logits" / f"0{suffix}", results / "logits" / f"1{suffix}")
-    return "scores/1.npz", "results/tiny/logits/1.json: describes model 0, not 1"
+    sidecar = results / "logits" / "4-5.json"
+    info = json.loads(sidecar.read_text())
+    info["models"] = [0, 1]  # as if models 0 and 1 had been queried into this file
+    sidecar.write_text(json.dumps(info))
+    return "scores/4-5.npz", "results/tiny/logits/4-5.json: describes models [0, 1], not [4, 5]"
 
 
 def plant_scores_of_another_pool(results: Path):
-    path = results / "scores" / "3.npz"
+    path = results / "scores" / "0-3.npz"
     scores = dict(np.load(path))
     scores["fingerprint"] = np.array("0123456789abcdef")
     np.savez(path, **scores)
-    return "shadows/info.json", "results/tiny/scores/3.npz: made from another pool or split design (fingerprint 0123456789abcdef"
+    return "shadows/info.json", "results/tiny/scores/0-3.npz: made from another pool or split design (fingerprint 0123456789abcdef"
 
 
 def plant_weights_of_another_split(results: Path):
-    """Model 4's metrics as a run with seed 7 would write them: same pool, other splits."""
-    path = results / "models" / "4.json"
+    """Block 4-5's metrics as a run with seed 7 would write them: same pool, other splits."""
+    path = results / "models" / "4-5.json"
     metrics = json.loads(path.read_text())
     metrics["fingerprint"] = artifacts.fingerprint(str(np.load(results / "pool.npz")["content_hash"]), 7)
     path.write_text(json.dumps(metrics))
-    return "logits/4.npy", "results/tiny/models/4.json: made from another pool or split design"
+    return "logits/4-5.npy", "results/tiny/models/4-5.json: made from another pool or split design"
 
 
 def plant_a_pickle_in_the_weights(results: Path):
-    path = results / "models" / "2.pt"
+    path = results / "models" / "0-3.pt"
     state = torch.load(path, weights_only=True)
     state["payload"] = Payload(results.parent.parent / "code-ran")
     torch.save(state, path)
-    return "logits/2.npy", "results/tiny/models/2.pt: refused: not a weights-only checkpoint"
+    return "logits/0-3.npy", "results/tiny/models/0-3.pt: refused: not a weights-only checkpoint"
 
 
 def plant_other_keep_masks(results: Path):
@@ -330,14 +337,14 @@ def test_a_diverged_model_fails_its_own_job_with_its_loss_curve_in_the_log(tiny_
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     config["train"]["lr"] = 1e12
     write_config(workdir / "config.yaml", config)
-    process = snakemake(workdir, str(RESULTS / "logits" / "0.npy"), check=False)
+    process = snakemake(workdir, str(RESULTS / "logits" / "0-3.npy"), check=False)
     assert process.returncode != 0 and "Error in rule train" in process.stdout + process.stderr
-    log = (workdir / RESULTS / "logs" / "train" / "0.log").read_text()
+    log = (workdir / RESULTS / "logs" / "train" / "0-3.log").read_text()
     epochs = [line for line in log.splitlines() if " INFO epoch " in line]
     assert epochs and epochs[-1].split(" INFO ")[1].startswith(f"epoch {len(epochs)} loss nan"), log
     last = log.rstrip().splitlines()[-1]
     assert " ERROR FloatingPointError: training diverged: loss per epoch [" in last and last.endswith("nan]"), log
-    assert not (workdir / RESULTS / "models" / "0.pt").exists()  # the stale weights are gone with the failed job
+    assert not (workdir / RESULTS / "models" / "0-3.pt").exists()  # the stale weights are gone with the failed job
 
 
 # --- provenance ------------------------------------------------------------------------------------
@@ -366,7 +373,7 @@ def test_the_manifest_records_config_code_software_devices_seeds_and_times(tiny_
     assert manifest["training"]["devices"] == {"cpu": 6} and manifest["training"]["threads"] == {"1": 6}
     assert manifest["seeds"]["model_seeds"] == [splits.model_seed(0, i) for i in range(6)]
     times = manifest["job_wall_seconds"]
-    assert {f"train/{i}" for i in range(6)} <= set(times) and {"pool", "shadows", "fit", "tables"} <= set(times)
+    assert {"train/0-3", "train/4-5", "logits/4-5"} <= set(times) and {"pool", "shadows", "fit", "tables"} <= set(times)
     assert all(seconds > 0 for seconds in times.values())
     assert "tables/table1.md" in manifest["outputs"] and "figures/roc.pdf" in manifest["outputs"]
     # Tables and figures say which experiment and config made them.

@@ -85,8 +85,12 @@ def test_resumed_training_equals_an_uninterrupted_one(tmp_path, spec):
     assert len(result.epoch_seconds) == RECIPE["epochs"]
     expected = reference.state_dict()
     assert all(torch.equal(value, expected[name]) for name, value in model.state_dict().items())
-    # The epoch-4 checkpoint replaced the epoch-2 one; none after the last epoch.
-    assert len(torch.load(path, weights_only=True)["epoch_loss"]) == 4
+    # The last epoch's checkpoint replaced the epoch-2 one (epochs 4 and 5 were saved).
+    assert len(torch.load(path, weights_only=True)["epoch_loss"]) == RECIPE["epochs"] == 5
+    # Resuming from it trains nothing more: the model comes back as it ended.
+    again, result = trained(spec, training.Checkpoint(path, every=2, key="k"))
+    assert result.resumed_from_epoch == 5 and result.epoch_loss == reference_result.epoch_loss
+    assert all(torch.equal(value, expected[name]) for name, value in again.state_dict().items())
 
 
 def test_a_checkpoint_of_other_settings_is_ignored(tmp_path):
@@ -123,14 +127,14 @@ def test_checkpoint_key_depends_on_settings_and_data():
 
 
 def slow_config(fashion_mnist_dir):
-    """One model that trains for a few seconds, checkpointing every 5 epochs."""
-    config = tiny_config(fashion_mnist_dir, shadow_models=4)
+    """Blocks of two models that train for a few seconds each, checkpointing every 5 epochs."""
+    config = tiny_config(fashion_mnist_dir, shadow_models=4, models_per_job=2)
     config["train"]["epochs"] = 300
     config["compute"].update(checkpoint_every=5, runtime_minutes={"train": 7, "logits": 5})
     return config
 
 
-TARGET = "results/tiny/logits/0.npy"
+TARGET = "results/tiny/logits/0-1.npy"
 
 
 def train_processes(parent: psutil.Process):
@@ -155,7 +159,8 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
     workdir = tmp_path / "killed"
     workdir.mkdir()
     write_config(workdir / "config.yaml", config)
-    checkpoint = workdir / "results/tiny/checkpoints/0.pt"
+    # The block's second model: killed while it trains, the first one finished (and checkpointed).
+    checkpoint = workdir / "results/tiny/checkpoints/1.pt"
     command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
     process = subprocess.Popen(
         [*command, "--cores", "1", "--retries", "1", TARGET],
@@ -171,10 +176,12 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
         assert len(victims) == 1
         victims[0].send_signal(signal.SIGKILL)
         victims[0].wait(timeout=60)
-        # Killed midway: a checkpoint, no weights yet.
+        # Killed midway: a checkpoint of each model, the first one's after its last epoch; no weights yet.
         saved = torch.load(checkpoint, weights_only=True)
         assert 5 <= len(saved["epoch_loss"]) < 300
-        assert not (workdir / "results/tiny/models/0.pt").exists()
+        finished = torch.load(checkpoint.with_name("0.pt"), weights_only=True)
+        assert len(finished["epoch_loss"]) == 300
+        assert not (workdir / "results/tiny/models/0-1.pt").exists()
         output, _ = process.communicate(timeout=900)
     finally:
         if process.poll() is None:
@@ -182,20 +189,24 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
     assert process.returncode == 0, output
     assert output.count("Trying to restart job") == 1, output  # Snakemake's retry, nothing else failed
 
-    log = (workdir / "results/tiny/logs/train/0.log").read_text()
-    # The retry asked for twice the configured runtime and memory, and resumed.
-    assert "runtime=14 min, mem_mb=4000" in log, log
-    resumed = next(line for line in log.splitlines() if "resumed from checkpoint" in line)
+    log = (workdir / "results/tiny/logs/train/0-1.log").read_text()
+    # The retry asked for twice the configured runtime (per model, 2 models) and memory, and resumed:
+    # the first model from its last epoch (nothing retrained), the second midway.
+    assert "runtime=28 min, mem_mb=4000" in log, log
+    retry = log[log.index("runtime=28 min") :]
+    assert "checkpoints/0.pt after epoch 300 of 300" in retry and "epoch 1 loss" not in retry, retry
+    resumed = next(line for line in retry.splitlines() if "checkpoints/1.pt after epoch" in line)
     epochs_done = int(resumed.split("after epoch ")[1].split()[0])
     assert 5 <= epochs_done < 300 and epochs_done % 5 == 0
-    assert f"epoch {epochs_done + 1} loss" in log and "epoch 1 loss" not in log
-    assert not checkpoint.exists()  # removed once the weights were written
+    assert f"epoch {epochs_done + 1} loss" in retry
+    assert not checkpoint.exists() and not checkpoint.with_name("0.pt").exists()  # removed with the weights written
 
-    for path in ("models/0.pt", "logits/0.npy"):
+    for path in ("models/0-1.pt", "logits/0-1.npy"):
         assert (workdir / "results/tiny" / path).read_bytes() == (reference / "results/tiny" / path).read_bytes(), path
     metrics = [training_metrics(run) for run in (workdir, reference)]
-    assert metrics[0]["epoch_loss"] == metrics[1]["epoch_loss"]
-    assert metrics[0]["resumed_from_epoch"] == epochs_done and metrics[1]["resumed_from_epoch"] == 0
+    assert [m["epoch_loss"] for m in metrics[0]] == [m["epoch_loss"] for m in metrics[1]]
+    assert [m["resumed_from_epoch"] for m in metrics[0]] == [300, epochs_done]
+    assert [m["resumed_from_epoch"] for m in metrics[1]] == [0, 0]
 
     # The cluster settings are no result settings: changing them reruns nothing.
     config["compute"].update(
@@ -206,4 +217,4 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
 
 
 def training_metrics(workdir):
-    return json.loads((workdir / "results/tiny/models/0.json").read_text())
+    return json.loads((workdir / "results/tiny/models/0-1.json").read_text())["models"]

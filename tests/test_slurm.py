@@ -2,7 +2,8 @@
 
 The module's fixture starts munged, slurmctld and slurmd (Debian's slurm-wlm and munge, which
 `make slurm` installs; .ci/run does), runs the tiny config through `snakemake --executor slurm`
-with profiles/slurm (grouped jobs: three models' train -> logits -> scores per SLURM job), and
+with profiles/slurm (blocks of two models; grouped jobs: two blocks' train -> logits -> scores per
+SLURM job), and
 stops every daemon it started. It is skipped, with the reason, where such a cluster cannot be
 started (not root, SLURM not installed, a SLURM already configured or running); with
 LIRA_REQUIRE_SLURM=1 (CI) it fails instead.
@@ -206,7 +207,7 @@ def slurm_cluster(tmp_path_factory):
 
 
 def slurm_config(fashion_mnist_dir) -> dict:
-    config = tiny_config(fashion_mnist_dir)
+    config = tiny_config(fashion_mnist_dir, models_per_job=2)  # blocks 0-1, 2-3, 4-5
     # gpu-tagged jobs that run on the CPU where torch sees no GPU: here, the fake ones.
     config["compute"].update(
         device="auto", runtime_minutes={"train": 7, "logits": 3}, mem_mb={"train": 900, "logits": 800}
@@ -271,9 +272,9 @@ def test_tiny_config_through_slurm_equals_a_local_run(slurm_cluster, tmp_path, f
         "--workflow-profile", str(PROFILE),
         # This cluster: two cores, a core per job (a group job runs its jobs one at a time), small
         # memory requests, no accounting database (squeue polls), status checks from the first
-        # second, groups of three models (two SLURM jobs).
+        # second, groups of two blocks of models (two SLURM jobs for the three blocks).
         "--cores", "1", "--default-resources", "mem_mb=500", "runtime=10",
-        "--group-components", "shadow=3",
+        "--group-components", "shadow=2",
         "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
         "--slurm-keep-successful-logs",
     ]  # fmt: skip
@@ -292,23 +293,24 @@ def test_tiny_config_through_slurm_equals_a_local_run(slurm_cluster, tmp_path, f
     assert records and all(record["JobState"] == "COMPLETED" for record in records.values())
     results = workdir / "results" / "tiny"
     shadow_jobs = set()
-    for model in range(6):
+    for block in ("0-1", "2-3", "4-5"):
         for rule in ("train", "logits"):
-            log = (results / "logs" / rule / f"{model}.log").read_text()
+            log = (results / "logs" / rule / f"{block}.log").read_text()
             job = int(re.search(r"SLURM job (\d+)", log).group(1))
             record = records[job]
-            # The job's submission asked for one GPU; its group holds that model's chain.
+            # The job's submission asked for one GPU; its group holds that block's chain.
             assert record.get("TresPerJob") == "gres:gpu:1", record
             assert record["Comment"].startswith("rule_shadow"), record
             assert "compute.device=auto: torch sees no GPU" in log and "running on the CPU" in log
             shadow_jobs.add(job)
-        assert "job asked for gpu=1, runtime=7 min, mem_mb=900" in (results / "logs/train" / f"{model}.log").read_text()
-    # Grouped: three models per SLURM job, each asking for one GPU, not three.
+        # 7 minutes per model, 2 models.
+        assert "job asked for gpu=1, runtime=14 min, mem_mb=900" in (results / "logs/train" / f"{block}.log").read_text()
+    # Grouped: two blocks per SLURM job (the last holds one), each asking for one GPU, not two.
     assert len(shadow_jobs) == 2
     others = [record for job, record in records.items() if job not in shadow_jobs]
     assert any(record["Comment"] == "rule_pool" for record in others)
     assert all("TresPerJob" not in record for record in others)  # only GPU jobs ask for a GPU
 
     assert compare_results(results, local / "results" / "tiny") > 30
-    logits = np.load(results / "logits" / "0.npy")
-    assert logits.shape == (240, 18, 10) and np.isfinite(logits).all()
+    logits = np.load(results / "logits" / "0-1.npy")
+    assert logits.shape == (2, 240, 18, 10) and np.isfinite(logits).all()

@@ -76,3 +76,37 @@ def test_bad_inputs_raise(args):
 def test_keep_matrix_bad_pool_size_raises():
     with pytest.raises(ValueError):
         splits.keep_matrix(0, 4, 1)
+
+
+@pytest.mark.parametrize(
+    "n_models, per_job, blocks",
+    [
+        (10, 4, ["0-3", "4-7", "8-9"]),
+        (8, 4, ["0-3", "4-7"]),
+        (3, 1, ["0", "1", "2"]),
+        (9, 4, ["0-3", "4-7", "8"]),
+        (4, 100, ["0-3"]),
+    ],
+)
+def test_model_blocks_cover_every_model_once_in_order(n_models, per_job, blocks):
+    assert splits.model_blocks(n_models, per_job) == blocks
+    covered = [model for block in blocks for model in splits.block_models(block)]
+    assert covered == list(range(n_models))
+
+
+def test_growing_the_models_keeps_every_full_block():
+    before, after = splits.model_blocks(64, 8), splits.model_blocks(66, 8)
+    assert after[: len(before)] == before and after[len(before) :] == ["64-65"]
+    # Only a partial last block is renamed (and so redone) when models are added.
+    assert splits.model_blocks(68, 8)[:-1] == splits.model_blocks(66, 8)[:-1]
+
+
+@pytest.mark.parametrize("name", ["", "a-3", "3-1", "1-2-3", "-1"])
+def test_bad_block_names_raise(name):
+    with pytest.raises(ValueError, match="block"):
+        splits.block_models(name)
+
+
+def test_models_per_job_must_be_positive():
+    with pytest.raises(ValueError, match="at least 1"):
+        splits.model_blocks(8, 0)

@@ -43,13 +43,19 @@ def test_end_to_end_outputs(tiny_run):
     assert pool["x"].shape == (240, 1, 28, 28) and pool["x"].dtype == np.uint8
     assert pool["y"].shape == (240,) and len(pool["holdout_y"]) == 50
 
-    logits = np.load(results / "logits" / "5.npy")
-    assert logits.shape == (240, 18, 10) and logits.dtype == np.float32  # mirror x 3 x 3 shifts
-    scores = np.load(results / "scores" / "5.npz")
-    assert scores["logit_scaled_confidence"].shape == (240, 18)
+    # Blocks of 4 models a job: models 0-3 and 4-5.
+    logits = np.load(results / "logits" / "4-5.npy")
+    assert logits.shape == (2, 240, 18, 10) and logits.dtype == np.float32  # mirror x 3 x 3 shifts
+    scores = np.load(results / "scores" / "4-5.npz")
+    assert scores["logit_scaled_confidence"].shape == (2, 240, 18) and scores["models"].tolist() == [4, 5]
+    assert not np.array_equal(logits[0], logits[1])  # two different models
 
-    state = torch.load(results / "models" / "0.pt", weights_only=True)
+    state = torch.load(results / "models" / "0-3.pt", weights_only=True)
     assert all(isinstance(value, torch.Tensor) for value in state.values())
+    assert {key.split("/")[0] for key in state} == {"0", "1", "2", "3"}
+    shadows = np.load(results / "shadows" / "logit_scaled_confidence.npy")
+    assert shadows.shape == (6, 240, 18)
+    np.testing.assert_array_equal(shadows[4:], scores["logit_scaled_confidence"])  # stacked in model order
 
     attack = np.load(results / "attacks" / "lira_online.npz")
     assert attack["scores"].shape == (4, 240) and np.isfinite(attack["scores"]).all()
@@ -89,7 +95,7 @@ def test_end_to_end_outputs(tiny_run):
     with open(figures / "most_exposed.csv") as handle:
         ranked = list(csv.DictReader(handle))
     assert len(ranked) == 240 and float(ranked[0]["exposure"]) >= float(ranked[100]["exposure"])
-    for rule in ("pool", "train/0", "logits/0", "scores/0", "fit", "attack/lira_online", "evaluate/ye", "tables"):
+    for rule in ("pool", "train/0-3", "logits/4-5", "scores/0-3", "fit", "attack/lira_online", "evaluate/ye", "tables"):
         assert (results / "logs" / f"{rule}.log").stat().st_size > 0, rule
 
 
@@ -129,11 +135,16 @@ def test_evaluate_setting_reruns_only_evaluation(tiny_run):
 
 
 def test_more_shadow_models_train_only_the_new_ones(tiny_run):
+    """6 -> 12 models in blocks of 4: the full block 0-3 is kept; the partial block 4-5 becomes 4-7
+    (its two models are redone with the two new ones) and 8-11 is new."""
     workdir, config = tiny_run
     changed = copy.deepcopy(config)
-    changed["shadow_models"] = 8
-    jobs = dry_run(workdir, changed, "more_models")
+    changed["shadow_models"] = 12
+    process = snakemake(workdir, "--dry-run", configfile=write_config(workdir / "more_models.yaml", changed))
+    jobs = planned_jobs(process)
     assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["scores"] == 2
+    assert "models/4-7.pt" in process.stdout and "models/8-11.pt" in process.stdout
+    assert "models/0-3.pt" not in process.stdout.split("Job stats")[0].replace("input: ", "")
     assert jobs["shadows"] == 1 and jobs["fit"] == 1 and jobs["attack"] == len(attack_names(config))
     assert "pool" not in jobs
 
@@ -151,7 +162,7 @@ def test_training_recipe_change_retrains_every_model(tiny_run):
     changed = copy.deepcopy(config)
     changed["train"]["epochs"] = 4
     jobs = dry_run(workdir, changed, "recipe")
-    assert jobs["train"] == 6 and jobs["logits"] == 6 and jobs["scores"] == 6 and "pool" not in jobs
+    assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["scores"] == 2 and "pool" not in jobs  # both blocks
 
 
 def test_query_change_reruns_logits_not_training(tiny_run):
@@ -159,7 +170,7 @@ def test_query_change_reruns_logits_not_training(tiny_run):
     changed = copy.deepcopy(config)
     changed["queries"]["shift"] = 0
     jobs = dry_run(workdir, changed, "queries")
-    assert "train" not in jobs and jobs["logits"] == 6 and jobs["scores"] == 6
+    assert "train" not in jobs and jobs["logits"] == 2 and jobs["scores"] == 2
 
 
 def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
@@ -174,17 +185,17 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
     text = process.stdout + process.stderr
     jobs = text.split("\nrule ")[1:]  # one chunk per planned job, starting with its rule name
     gpu_jobs = [job for job in jobs if job.startswith(("train:", "logits:"))]
-    assert len(gpu_jobs) == 12 and all("gpu=1" in job.split("Job stats")[0] for job in gpu_jobs)
+    assert len(gpu_jobs) == 4 and all("gpu=1" in job.split("Job stats")[0] for job in gpu_jobs)  # 2 blocks
     assert not any("gpu=1" in job for job in jobs if job.startswith(("scores:", "shadows:", "fit:", "attack:")))
 
 
 def test_default_config_dry_run_and_lint(tmp_path):
-    """The shipped config plans its 64 trainings without any data present, and lints clean."""
+    """The shipped config plans its 64 trainings (8 jobs of 8) without any data present, and lints clean."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     process = snakemake(tmp_path, "--dry-run")
     jobs = planned_jobs(process)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert jobs["pool"] == 1 and jobs["train"] == 64 and jobs["logits"] == 64
+    assert jobs["pool"] == 1 and jobs["train"] == 8 and jobs["logits"] == 8 and jobs["scores"] == 8
     assert jobs["attack"] == len(attack_names(config)) and jobs["tables"] == 1 and jobs["manifest"] == 1
     # Every file any job writes (outputs, logs, benchmarks) lies inside results/<experiment>/.
     written = [
@@ -193,7 +204,7 @@ def test_default_config_dry_run_and_lint(tmp_path):
         if line.strip().startswith(("output:", "log:", "benchmark:"))
         for path in line.split(":", 1)[1].split(",")
     ]
-    assert len(written) > 3 * 64 and all(path.startswith("results/fmnist-cnn/") for path in written), written
+    assert len(written) > 3 * 8 and all(path.startswith("results/fmnist-cnn/") for path in written), written
     lint = snakemake(tmp_path, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr
@@ -211,7 +222,7 @@ def test_cifar10_with_a_wide_resnet_end_to_end(tmp_path, cifar10_dir):
     snakemake(tmp_path)
     results = tmp_path / "results" / "tiny-cifar"
     assert np.load(results / "pool.npz")["x"].shape == (64, 3, 32, 32)
-    assert np.load(results / "logits" / "3.npy").shape == (64, 18, 10)
+    assert np.load(results / "logits" / "0-3.npy").shape == (4, 64, 18, 10)
     with open(results / "metrics.csv") as handle:
         assert {row["attack"] for row in csv.DictReader(handle)} == attack_names(config)
 

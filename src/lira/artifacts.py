@@ -178,6 +178,25 @@ def load_shadows(paths: dict, expected: str, seed: int, statistics=None) -> tupl
 # --- model weights ---------------------------------------------------------------------------------
 
 
+def block_state(states: dict[int, dict]) -> dict:
+    """One flat state dict for a block of models, {"<model>/<tensor name>": tensor}: a file of
+    tensors only, so it stays loadable weights-only (load_weights)."""
+    return {f"{model}/{name}": tensor for model, state in states.items() for name, tensor in state.items()}
+
+
+def model_states(path, state: dict, models) -> dict[int, dict]:
+    """The per-model state dicts of a block_state, checked to hold exactly the models `models`."""
+    states: dict[int, dict] = {}
+    for key, tensor in state.items():
+        model, _, name = key.partition("/")
+        if not model.isdigit() or not name:
+            raise ArtifactError(f"{path}: entry {key!r} is not '<model>/<tensor>': not a block of models' weights")
+        states.setdefault(int(model), {})[name] = tensor
+    if sorted(states) != list(models):
+        raise ArtifactError(f"{path}: holds the weights of models {sorted(states)}, expected {list(models)}")
+    return states
+
+
 def load_weights(path) -> dict:
     """A state dict of tensors saved by torch.save, loaded weights-only: a file that carries any
     other pickled object (which could run code while loading) is refused, unrun."""

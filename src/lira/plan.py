@@ -6,9 +6,9 @@ estimate of device-hours and disk, with the assumptions behind it.
 
 Job counts come from two Snakemake dry runs (the jobs left, and all jobs with --forceall): no data,
 GPU or network needed. Timings come, first found first used, from
-1. finished trainings of this experiment: results/<experiment>/models/<i>.json (seconds of each
-   epoch) and the rules' benchmark files benchmarks/<rule>/<i>.tsv (each job's wall time, start-up
-   included);
+1. finished trainings of this experiment: results/<experiment>/models/<block>.json (seconds of
+   each model's epochs), logits/<block>.json (each model's inference seconds) and the rules'
+   benchmark files benchmarks/<rule>/<block>.tsv (each job's wall time, start-up included);
 2. a calibration saved by an earlier plan, results/<experiment>/benchmarks/calibration.json;
 3. a short calibration run on this machine (lira.calibrate, in its own process because it needs
    torch): a few training steps and inference batches of the configured model on random images of
@@ -36,7 +36,7 @@ from .datasets import IMAGE_SHAPE, NUM_CLASSES
 from .queries import query_set
 
 REPO = Path(__file__).resolve().parents[2]
-PER_MODEL = ("train", "logits", "scores")
+PER_MODEL = ("train", "logits", "scores")  # rules with one job per block of models
 STATISTICS_PER_SCORE_FILE = 5  # float32 [pool, queries] each, when no finished scores file says
 
 
@@ -117,14 +117,16 @@ def job_counts(snakemake: list[str]) -> tuple[dict[str, int], dict[str, int]]:
 
 @dataclass
 class Timings:
-    """What one train and one logits job cost, measured somewhere (`source`) on `device`."""
+    """What a train and a logits job cost, measured somewhere (`source`) on `device`: per model,
+    and per job (a job trains or queries a block of models, lira.splits.model_blocks)."""
 
     source: str
     device: str
     threads: int
     epoch_seconds: float  # one training epoch of one model
-    train_overhead_seconds: float  # the rest of a train job: start-up, loading, accuracy, saving
-    logits_seconds: float  # one logits job
+    train_overhead_seconds: float  # the rest of a train job: start-up, loading, accuracies, saving
+    logits_model_seconds: float  # one model's forward passes over pool x queries
+    logits_overhead_seconds: float  # the rest of a logits job: start-up, loading, saving
     weights_bytes: float | None = None
     per_model_bytes: dict[str, float] = field(default_factory=dict)  # measured file sizes, by kind
     other_seconds: dict[str, float] = field(default_factory=dict)  # other rules' job time, by rule
@@ -160,18 +162,20 @@ def array_shape(path: Path) -> tuple[int, ...] | None:
 def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[str]]:
     """Timings of the finished trainings under `results` that are comparable with `config`
     (models/*.json, benchmarks/*), or None; and notes on what was left out."""
-    metrics, skipped = {}, 0
+    metrics, blocks, skipped = {}, {}, 0  # model -> its metrics; block -> its models
     for path in sorted((results / "models").glob("*.json")):
         try:
             found = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        if not found.get("epoch_seconds"):
-            continue
-        if comparable(found, config):
-            metrics[path.stem] = found
-        else:
-            skipped += 1
+        for m in found.get("models", []) if isinstance(found, dict) else []:
+            if not m.get("epoch_seconds"):
+                continue
+            if comparable(m, config):
+                metrics[m["model"]] = m
+                blocks.setdefault(path.stem, []).append(m["model"])
+            else:
+                skipped += 1
     ignored = (
         [f"{skipped} finished trainings in {results} are for other settings (model, batch, data): not used"]
         if skipped
@@ -182,44 +186,54 @@ def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[st
     notes = []
     epochs = [seconds for m in metrics.values() for seconds in m["epoch_seconds"]]
     overheads = []
-    for model, m in metrics.items():
-        benchmark = results / "benchmarks" / "train" / f"{model}.tsv"
+    for block, models in blocks.items():
+        benchmark = results / "benchmarks" / "train" / f"{block}.tsv"
         if benchmark.exists():  # the job's wall time, start-up and saving included
-            overheads.append(read_benchmark_seconds(benchmark) - sum(m["epoch_seconds"]))
-        elif "train_seconds" in m:
-            overheads.append(m["train_seconds"] - sum(m["epoch_seconds"]))
-    # Logits jobs and files count only where the file has this config's [pool, queries, classes].
+            overheads.append(read_benchmark_seconds(benchmark) - sum(sum(metrics[i]["epoch_seconds"]) for i in models))
+    # Logits jobs count only where the file has this config's [models, pool, queries, classes].
     expected = (config["data"]["pool_size"], query_count(config), NUM_CLASSES[config["data"]["dataset"]])
-    logits, logits_files = [], []
+    inference, logits_overheads, logits_files = [], [], []
     for path in (results / "benchmarks" / "logits").glob("*.tsv"):
         output = results / "logits" / f"{path.stem}.npy"
-        if array_shape(output) == expected:
-            logits.append(read_benchmark_seconds(path))
-            logits_files.append(output)
+        shape = array_shape(output)
+        if shape is None or shape[1:] != expected:
+            continue
+        try:
+            seconds = json.loads((results / "logits" / f"{path.stem}.json").read_text())["inference_seconds"]
+        except (OSError, ValueError, KeyError):
+            continue
+        inference += seconds
+        logits_overheads.append(read_benchmark_seconds(path) - sum(seconds))
+        logits_files.append((output, shape[0]))
     overhead = max(statistics.median(overheads), 0.0) if overheads else 0.0
     epoch = statistics.median(epochs)
-    if not logits:  # a forward pass costs about a third of a training step; the pool is twice the members
-        logits = [overhead + epoch * 2 * expected[1] / 3]
+    if inference:
+        logits_model, logits_overhead = statistics.median(inference), max(statistics.median(logits_overheads), 0.0)
+    else:  # a forward pass costs about a third of a training step; the pool is twice the members
+        logits_model, logits_overhead = epoch * 2 * expected[1] / 3, overhead
         notes.append(
-            "no logits job of these settings timed: one is taken as a train job's start-up plus "
-            "pool x queries forward passes at a third of a training step each"
+            "no logits job of these settings timed: a model's logits are taken as pool x queries forward "
+            "passes at a third of a training step each, a job's start-up as a train job's"
         )
     other: dict[str, list[float]] = {}
     for path in (results / "benchmarks").rglob("*.tsv"):
         rule = path.relative_to(results / "benchmarks").parts[0].removesuffix(".tsv")
         if rule not in ("train", "logits"):
             other.setdefault(rule, []).append(read_benchmark_seconds(path))
-    sizes = {}
+    sizes = {}  # bytes per model
     statistic_files = sorted((results / "scores").glob("*.npz"))[:1]
-    if statistic_files:  # each statistic a float32 [pool, queries]
+    if statistic_files:  # each statistic a float32 [models, pool, queries]
         with np.load(statistic_files[0]) as scores:
-            sizes["scores"] = len(scores.files) * (128 + 4.0 * expected[0] * expected[1])
-    weights = [results / "models" / f"{model}.pt" for model in metrics]
-    weights = [path.stat().st_size for path in weights if path.exists()]
+            sizes["scores"] = (len(scores.files) - 2) * (128 + 4.0 * expected[0] * expected[1])
+    weights = [
+        (results / "models" / f"{block}.pt").stat().st_size / len(models)
+        for block, models in blocks.items()
+        if (results / "models" / f"{block}.pt").exists()
+    ]
     if weights:
         sizes["train"] = statistics.median(weights)
     if logits_files:
-        sizes["logits"] = statistics.median(path.stat().st_size for path in logits_files)
+        sizes["logits"] = statistics.median(path.stat().st_size / count for path, count in logits_files)
     devices = sorted({str(m.get("device", "?")) for m in metrics.values()})
     threads = sorted({int(m.get("threads", 1)) for m in metrics.values()})
     timings = Timings(
@@ -228,7 +242,8 @@ def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[st
         threads=threads[-1],
         epoch_seconds=epoch,
         train_overhead_seconds=overhead,
-        logits_seconds=statistics.median(logits),
+        logits_model_seconds=logits_model,
+        logits_overhead_seconds=logits_overhead,
         weights_bytes=sizes.get("train"),
         per_model_bytes=sizes,
         other_seconds={rule: statistics.median(values) for rule, values in other.items()},
@@ -255,7 +270,8 @@ def timings_from_calibration(measured: dict, source: str) -> Timings:
         threads=measured["threads"],
         epoch_seconds=measured["epoch_seconds"],
         train_overhead_seconds=measured["startup_seconds"],
-        logits_seconds=measured["startup_seconds"] + measured["logits_compute_seconds"],
+        logits_model_seconds=measured["logits_compute_seconds"],
+        logits_overhead_seconds=measured["startup_seconds"],
         weights_bytes=measured["weights_bytes"],
         notes=[
             f"seconds per epoch = {measured['steps']} timed training steps of batch {measured['batch_size']}, "
@@ -304,9 +320,16 @@ def human_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def models_per_block(config: dict) -> float:
+    """The mean number of models in a block (a train, logits or scores job)."""
+    n_models = config["shadow_models"]
+    return n_models / math.ceil(n_models / config.get("models_per_job", 1))
+
+
 @dataclass
 class Estimate:
     train_job_seconds: float
+    logits_job_seconds: float
     device_hours: dict[str, float]  # train, logits
     other_hours: dict[str, float]  # other rules with a benchmark
     disk_bytes_to_write: float
@@ -315,10 +338,12 @@ class Estimate:
 
 def estimate(config: dict, everything: dict[str, int], pending: dict[str, int], timings: Timings) -> Estimate:
     epochs = config["train"]["epochs"]
-    train_job = timings.train_overhead_seconds + epochs * timings.epoch_seconds
+    models = models_per_block(config)
+    train_job = timings.train_overhead_seconds + models * epochs * timings.epoch_seconds
+    logits_job = timings.logits_overhead_seconds + models * timings.logits_model_seconds
     hours = {
         "train": pending.get("train", 0) * train_job / 3600,
-        "logits": pending.get("logits", 0) * timings.logits_seconds / 3600,
+        "logits": pending.get("logits", 0) * logits_job / 3600,
     }
     other = {
         rule: pending.get(rule, 0) * seconds / 3600
@@ -326,11 +351,11 @@ def estimate(config: dict, everything: dict[str, int], pending: dict[str, int], 
         if pending.get(rule)
     }
     sizes = per_model_bytes(config, timings)
-    to_write = sum(pending.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + (
+    to_write = sum(pending.get(rule, 0) * models * sizes[rule] for rule in PER_MODEL) + (
         pool_bytes(config) if pending.get("pool") else 0
     )
-    total = sum(everything.get(rule, 0) * sizes[rule] for rule in PER_MODEL) + pool_bytes(config)
-    return Estimate(train_job, hours, other, to_write, total)
+    total = sum(everything.get(rule, 0) * models * sizes[rule] for rule in PER_MODEL) + pool_bytes(config)
+    return Estimate(train_job, logits_job, hours, other, to_write, total)
 
 
 def report(
@@ -365,14 +390,14 @@ def report(
     device_hours = sum(result.device_hours.values())
     lines += [
         f"Timings: {timings.source}; measured on {timings.device}, {timings.threads} thread(s) per job.",
-        f"  one epoch {human_seconds(timings.epoch_seconds)}, train job {human_seconds(result.train_job_seconds)} "
-        f"({human_seconds(timings.train_overhead_seconds)} of it outside the epochs), logits job "
-        f"{human_seconds(timings.logits_seconds)}",
+        f"  one epoch {human_seconds(timings.epoch_seconds)}; a job of {models_per_block(config):g} model(s): "
+        f"train {human_seconds(result.train_job_seconds)} ({human_seconds(timings.train_overhead_seconds)} of it "
+        f"outside the epochs), logits {human_seconds(result.logits_job_seconds)}",
         "",
         "Estimate of what is left to run:",
         f"  train   {pending.get('train', 0):>5} jobs x {human_seconds(result.train_job_seconds):>9} = "
         f"{result.device_hours['train']:10.2f} {kind}-hours",
-        f"  logits  {pending.get('logits', 0):>5} jobs x {human_seconds(timings.logits_seconds):>9} = "
+        f"  logits  {pending.get('logits', 0):>5} jobs x {human_seconds(result.logits_job_seconds):>9} = "
         f"{result.device_hours['logits']:10.2f} {kind}-hours",
         f"  total {device_hours:.2f} {kind}-hours: about {human_seconds(3600 * device_hours / devices)} of wall time "
         f"on {devices} device(s) running one job each",
@@ -384,11 +409,12 @@ def report(
         f"  disk: {human_bytes(result.disk_bytes_to_write)} to write, {human_bytes(result.disk_bytes_total)} for the "
         f"pool and every model's weights, logits and scores",
         "",
-        "Cluster requests (compute.runtime_minutes, first try): "
+        "Cluster requests (compute.runtime_minutes per model x the models of a job, first try): "
         + ", ".join(
-            f"{rule} {config['compute']['runtime_minutes'][rule]} min for an estimated {human_seconds(seconds)}"
-            + ("  <-- too short" if seconds > 60 * config["compute"]["runtime_minutes"][rule] else "")
-            for rule, seconds in (("train", result.train_job_seconds), ("logits", timings.logits_seconds))
+            f"{rule} {requested:g} min for an estimated {human_seconds(seconds)}"
+            + ("  <-- too short" if seconds > 60 * requested else "")
+            for rule, seconds in (("train", result.train_job_seconds), ("logits", result.logits_job_seconds))
+            for requested in [config["compute"]["runtime_minutes"][rule] * models_per_block(config)]
         ),
         "",
         "Assumptions:",

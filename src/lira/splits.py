@@ -41,3 +41,32 @@ def keep_matrix(seed: int, n_models: int, pool_size: int) -> np.ndarray:
 def model_seed(seed: int, model_index: int) -> int:
     """The seed of model `model_index`'s initialisation and data order, from (seed, index) only."""
     return int(np.random.SeedSequence([seed, model_index, 1]).generate_state(1)[0])
+
+
+def model_blocks(n_models: int, per_job: int) -> list[str]:
+    """Names of the blocks of models the workflow trains (and queries) one job each: consecutive
+    model indices, at most `per_job` of them, aligned on multiples of `per_job`, so that adding
+    models adds blocks and leaves the earlier blocks and their files as they are (only a partial
+    last block is redone). A block is named "first-last", or "i" when it holds model i alone:
+
+        model_blocks(10, 4) == ["0-3", "4-7", "8-9"];  model_blocks(3, 1) == ["0", "1", "2"]
+    """
+    if per_job < 1:
+        raise ValueError(f"models per job must be at least 1, got {per_job}")
+    blocks = []
+    for first in range(0, n_models, per_job):
+        last = min(first + per_job, n_models) - 1
+        blocks.append(str(first) if first == last else f"{first}-{last}")
+    return blocks
+
+
+def block_models(name: str) -> range:
+    """The model indices of block `name` (model_blocks): "8-11" -> range(8, 12), "5" -> range(5, 6)."""
+    first, _, last = name.partition("-")
+    try:
+        first_index, last_index = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"a block of models is named 'first-last' or 'index', got {name!r}") from None
+    if last_index < first_index:
+        raise ValueError(f"block {name!r}: its last model comes before its first")
+    return range(first_index, last_index + 1)

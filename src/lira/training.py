@@ -229,7 +229,9 @@ def train(
         _log(log, "epoch %d loss %.4f (%.2f s)", epoch, result.epoch_loss[-1], result.epoch_seconds[-1])
         if not math.isfinite(result.epoch_loss[-1]):
             raise FloatingPointError(f"training diverged: loss per epoch {result.epoch_loss}")
-        if checkpoint is not None and checkpoint.every and epoch % checkpoint.every == 0 and epoch < recipe["epochs"]:
+        # The last epoch is saved too: a job that trains a block of models and is killed on a
+        # later model then skips this one when it reruns.
+        if checkpoint is not None and checkpoint.every and (epoch % checkpoint.every == 0 or epoch == recipe["epochs"]):
             checkpoint.save(
                 {
                     "model": {k: v.cpu() for k, v in model.state_dict().items()},
