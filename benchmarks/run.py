@@ -110,12 +110,12 @@ def main(argv=None) -> int:
             )
         )  # fmt: skip
         total = sum(profile.values())
-        print(f"\nwhere a step of the default CNN goes (profiler self time, 1 thread, {total:.1f} ms/step under the profiler):")
+        print(f"\nwhere a step of the default model goes (profiler self time, 1 thread, {total:.1f} ms/step under the profiler):")
         print(table(["kind of operation", "ms/step", "share"], [[k, v, f"{100 * v / total:.0f} %"] for k, v in profile.items()]))
         for name, value in matmul.items():
             records.append(("training", "matmul", name, value))
         for name, value in profile.items():
-            records.append(("training", "default CNN profile", name, value))
+            records.append(("training", "default model profile", name, value))
         for r in rows:
             for key, value in r.items():
                 if key != "case":

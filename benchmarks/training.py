@@ -8,12 +8,13 @@ Its FLOPs are counted with torch.utils.flop_counter.FlopCounterMode over one for
 pass of the same model and batch. The matrix-multiply rate is the best of a few square products.
 
 Cases (each a row of the table):
-- the default model (config.yaml: CNN width 8, 1x28x28, batch 128), one thread: as the
-  workflow runs it (channels_last, float32); the same without channels_last; with the ReLU
-  before the max-pool (this project's order before the change in lira.models.cnn); under bf16
-  autocast;
-- the same on two threads in one process, and two one-thread processes side by side (what
+- the default model (config.yaml: patch_cnn, width 64, patch 4, 1x28x28, batch 128), one
+  thread: as the workflow runs it (NCHW, float32); the same in channels_last; under
+  bf16 autocast; on two threads in one process, and two one-thread processes side by side (what
   `--cores 2` with `compute.threads: 1` does);
+- the previous default, `cnn` of width 8 (8- and 16-channel convolutions with max-pools), as the
+  workflow would run it; with the ReLU before the max-pool (its order before a change in
+  lira.models.cnn); eight copies stacked into one batched model (grouped convolutions);
 - the paper's WRN-28-2 (config/cifar10.yaml: 3x32x32, batch 256), a few steps, float32 and bf16.
 
 Every worker is a fresh process (`python -m benchmarks.training worker ...`) that sets its thread
@@ -43,13 +44,14 @@ def default_cases(quick: bool = False) -> dict:
     """The model specs, input shapes, recipes and sizes of the benchmark, from the configs."""
     default = load_config(REPO / "config.yaml")
     cifar = load_config(REPO / "config" / "cifar10.yaml")
-    cnn = {
+    model = {
         "model": default["model"],
         "in_shape": [1, 28, 28],
         "recipe": default["train"],
         "steps_per_epoch": 4 if quick else 10,
         "epochs": 2 if quick else 4,
     }
+    cnn8 = {**model, "model": {"arch": "cnn", "width": 8}}
     wrn = {
         "model": {"arch": "wrn", "depth": 10, "width": 1} if quick else cifar["model"],
         "in_shape": [3, 32, 32],
@@ -57,7 +59,7 @@ def default_cases(quick: bool = False) -> dict:
         "steps_per_epoch": 1 if quick else 2,
         "epochs": 2,
     }
-    return {"cnn": cnn, "wrn": wrn}
+    return {"default": model, "cnn8": cnn8, "wrn": wrn}
 
 
 # --- inside a worker process ---------------------------------------------------------------------
@@ -95,15 +97,16 @@ def relu_before_pool(model):
     return model
 
 
-def train_case(case: dict, channels_last: bool = True, bf16: bool = False, old_order: bool = False, seed: int = 0) -> dict:
-    """Time lira.training.train on synthetic images; count one step's FLOPs."""
+def train_case(case: dict, layout: str | None = None, bf16: bool = False, old_order: bool = False, seed: int = 0) -> dict:
+    """Time lira.training.train on synthetic images; count one step's FLOPs. layout: the model's
+    memory format, "channels_last" or "nchw"; None: the workflow's (lira.models.memory_format)."""
     import numpy as np
     import torch
     from torch.nn import functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
     from lira import training
-    from lira.models import build_model
+    from lira.models import build_model, memory_format
 
     recipe = {**case["recipe"], "epochs": case["epochs"]}
     batch = recipe["batch_size"]
@@ -117,9 +120,9 @@ def train_case(case: dict, channels_last: bool = True, bf16: bool = False, old_o
     model = build_model(case["model"], in_shape, 10, [0.5] * in_shape[0], [0.25] * in_shape[0])
     if old_order:
         model = relu_before_pool(model)
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    else:
+    formats = {None: memory_format(case["model"]), "channels_last": torch.channels_last, "nchw": torch.contiguous_format}
+    model = model.to(memory_format=formats[layout])
+    if formats[layout] == torch.contiguous_format:
         images = images.contiguous()
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
@@ -146,7 +149,7 @@ STACKED_MODELS = 8
 
 
 def stacked_case(case: dict, models: int, seed: int = 0) -> dict:
-    """`models` copies of the default CNN trained as one batched model (grouped convolutions, a
+    """`models` copies of a `cnn` trained as one batched model (grouped convolutions, a
     batched linear head), each on its own batch of images, without augmentation: does stacking
     small models pay on this CPU? Rates are for all the models together."""
     import torch
@@ -190,7 +193,7 @@ def stacked_case(case: dict, models: int, seed: int = 0) -> dict:
         loss.backward()
         optimizer.step()
 
-    # FLOPs: `models` times one default CNN's step (the flop counter overcounts the backward of
+    # FLOPs: `models` times one CNN's step (the flop counter overcounts the backward of
     # grouped convolutions).
     from lira.models import build_model
 
@@ -215,7 +218,7 @@ def stacked_case(case: dict, models: int, seed: int = 0) -> dict:
     }
 
 
-# Where a step of the default CNN spends its time, by kind of operation (profiler self time).
+# Where a step of the default model spends its time, by kind of operation (profiler self time).
 CATEGORIES = [
     ("convolutions (forward + backward)", ("convolution",)),
     ("max-pool (forward + backward)", ("max_pool",)),
@@ -227,13 +230,13 @@ CATEGORIES = [
 
 
 def profile_case(case: dict) -> dict:
-    """Self CPU time per step of lira.training.train on the default CNN, by CATEGORIES."""
+    """Self CPU time per step of lira.training.train on the default model, by CATEGORIES."""
     import numpy as np
     import torch
     from torch.profiler import ProfilerActivity, profile
 
     from lira import training
-    from lira.models import build_model
+    from lira.models import build_model, memory_format
 
     recipe = {**case["recipe"], "epochs": 2}
     batch, in_shape = recipe["batch_size"], tuple(case["in_shape"])
@@ -242,7 +245,7 @@ def profile_case(case: dict) -> dict:
     images = training.to_float_images(rng.integers(0, 256, size=(n, *in_shape), dtype=np.uint8), torch.device("cpu"))
     labels = torch.from_numpy(rng.integers(0, 10, size=n))
     torch.manual_seed(0)
-    model = build_model(case["model"], in_shape, 10, [0.5], [0.25]).to(memory_format=torch.channels_last)
+    model = build_model(case["model"], in_shape, 10, [0.5], [0.25]).to(memory_format=memory_format(case["model"]))
     training.train(model, images, labels, {**recipe, "epochs": 1}, seed=0)  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as profiler:
         training.train(model, images, labels, recipe, seed=0)
@@ -275,18 +278,20 @@ def worker(threads: int, jobs: list[str], quick: bool, start_at: float | None) -
         if job.startswith("matmul_"):
             by_size = {size: matmul_gflops(job.removeprefix("matmul_"), size) for size in sizes}
             results[job] = {"gflops": max(by_size.values()), "by_size": by_size}
-        elif job == "cnn":
-            results[job] = train_case(cases["cnn"])
-        elif job == "cnn_nchw":
-            results[job] = train_case(cases["cnn"], channels_last=False)
-        elif job == "cnn_relu_first":
-            results[job] = train_case(cases["cnn"], old_order=True)
-        elif job == "cnn_bf16":
-            results[job] = train_case(cases["cnn"], bf16=True)
-        elif job == "cnn_stacked":
-            results[job] = stacked_case(cases["cnn"], models=STACKED_MODELS)
-        elif job == "cnn_profile":
-            results[job] = profile_case(cases["cnn"])
+        elif job == "default":
+            results[job] = train_case(cases["default"])
+        elif job == "default_channels_last":
+            results[job] = train_case(cases["default"], layout="channels_last")
+        elif job == "default_bf16":
+            results[job] = train_case(cases["default"], bf16=True)
+        elif job == "default_profile":
+            results[job] = profile_case(cases["default"])
+        elif job == "cnn8":
+            results[job] = train_case(cases["cnn8"])
+        elif job == "cnn8_relu_first":
+            results[job] = train_case(cases["cnn8"], old_order=True)
+        elif job == "cnn8_stacked":
+            results[job] = stacked_case(cases["cnn8"], models=STACKED_MODELS)
         elif job == "wrn":
             results[job] = train_case(cases["wrn"])
         elif job == "wrn_bf16":
@@ -334,11 +339,14 @@ def run(quick: bool = False, cores: int = 2) -> list[dict]:
     matmul GFLOP/s of that dtype and thread count, and their ratio (efficiency)."""
     one = _run(
         1,
-        ["matmul_float32", "matmul_bfloat16", "cnn", "cnn_nchw", "cnn_relu_first", "cnn_bf16", "cnn_stacked", "cnn_profile", "wrn", "wrn_bf16"],
+        [
+            "matmul_float32", "matmul_bfloat16", "default", "default_channels_last", "default_bf16", "default_profile",
+            "cnn8", "cnn8_relu_first", "cnn8_stacked", "wrn", "wrn_bf16",
+        ],
         quick,
-    )
-    many = _run(cores, ["matmul_float32", "cnn"], quick)
-    parallel = _run_parallel(cores, ["matmul_float32", "cnn"], quick)
+    )  # fmt: skip
+    many = _run(cores, ["matmul_float32", "default"], quick)
+    parallel = _run_parallel(cores, ["matmul_float32", "default"], quick)
     rows = []
 
     def row(name, result, threads, processes, dtype, matmul, note=""):
@@ -360,34 +368,35 @@ def run(quick: bool = False, cores: int = 2) -> list[dict]:
         )
 
     fp32, bf16 = one["matmul_float32"]["gflops"], one["matmul_bfloat16"]["gflops"]
-    row("default CNN (workflow: channels_last)", one["cnn"], 1, 1, "float32", fp32)
-    row("default CNN, NCHW", one["cnn_nchw"], 1, 1, "float32", fp32)
-    row("default CNN, ReLU before pool (before)", one["cnn_relu_first"], 1, 1, "float32", fp32)
-    row("default CNN, bf16 autocast", one["cnn_bf16"], 1, 1, "bfloat16", bf16)
-    row(
-        f"{STACKED_MODELS} default CNNs stacked (grouped conv)",
-        one["cnn_stacked"],
-        1,
-        1,
-        "float32",
-        fp32,
-        "no augmentation; rates for all models together",
-    )
-    row(f"default CNN, {cores} threads in 1 process", many["cnn"], cores, 1, "float32", many["matmul_float32"]["gflops"])
+    row("default patch_cnn 64/4 (workflow: NCHW)", one["default"], 1, 1, "float32", fp32)
+    row("default patch_cnn, channels_last", one["default_channels_last"], 1, 1, "float32", fp32)
+    row("default patch_cnn, bf16 autocast", one["default_bf16"], 1, 1, "bfloat16", bf16)
+    row(f"default patch_cnn, {cores} threads in 1 process", many["default"], cores, 1, "float32", many["matmul_float32"]["gflops"])
     # Two concurrent processes: each step time is its own; the machine's rate is their sum, and
     # the matmul rate is likewise the sum of what both measured while running together.
-    per_process = [result["cnn"] for result in parallel]
+    per_process = [result["default"] for result in parallel]
     mean_step = sum(result["seconds_per_step"] for result in per_process) / len(per_process)
     combined = {**per_process[0], "seconds_per_step": mean_step, "images_per_second": sum(r["images_per_second"] for r in per_process) / cores}
     combined["gflops"] = sum(r["gflops"] for r in per_process) / cores
     row(
-        f"default CNN, {cores} processes x 1 thread",
+        f"default patch_cnn, {cores} processes x 1 thread",
         combined,
         1,
         cores,
         "float32",
         sum(result["matmul_float32"]["gflops"] for result in parallel),
         "concurrent; images/s and GFLOP/s summed",
+    )
+    row("cnn width 8 (previous default), channels_last", one["cnn8"], 1, 1, "float32", fp32)
+    row("cnn width 8, ReLU before pool", one["cnn8_relu_first"], 1, 1, "float32", fp32)
+    row(
+        f"{STACKED_MODELS} cnn width 8 stacked (grouped conv)",
+        one["cnn8_stacked"],
+        1,
+        1,
+        "float32",
+        fp32,
+        "no augmentation; rates for all models together",
     )
     row("WRN-28-2 (paper), channels_last", one["wrn"], 1, 1, "float32", fp32)
     row("WRN-28-2 (paper), bf16 autocast", one["wrn_bf16"], 1, 1, "bfloat16", bf16)
@@ -399,7 +408,7 @@ def run(quick: bool = False, cores: int = 2) -> list[dict]:
     for name, result in (("float32_1_thread", one["matmul_float32"]), ("bfloat16_1_thread", one["matmul_bfloat16"])):
         for size, gflops in result["by_size"].items():
             matmul[f"matmul_{name}_{size}"] = gflops
-    return rows, matmul, one["cnn_profile"]["ms_per_step_by_kind"]
+    return rows, matmul, one["default_profile"]["ms_per_step_by_kind"]
 
 
 def main(argv=None) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from lira import artifacts, devices, io, splits, training
-from lira.models import build_model
+from lira.models import build_model, memory_format
 from lira.queries import query_set
 
 log = io.job_logger(snakemake.log[0])
@@ -33,7 +33,7 @@ inference_seconds = []  # the forward passes alone, per model (benchmarks/: pipe
 for model_index in models:
     model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
     model.load_state_dict(states[model_index])
-    model = model.to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=memory_format(snakemake.params.model))
     start = time.perf_counter()
     logits.append(
         training.predict_logits(model, images, queries, settings["padding"], snakemake.config["compute"]["eval_batch_size"])

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lira import artifacts, devices, io, splits, training
-from lira.models import build_model
+from lira.models import build_model, memory_format
 
 log = io.job_logger(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)
@@ -59,7 +59,7 @@ for model_index in models:
     model_seed = splits.model_seed(seed, model_index)
     torch.manual_seed(model_seed)
     model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
-    model = model.to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=memory_format(snakemake.params.model))
     log.info("model %d: %d training examples on %s", model_index, len(members), device)
     settings = {
         "model_seed": model_seed,

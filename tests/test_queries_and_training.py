@@ -286,3 +286,10 @@ def test_accuracy_counts_correct_predictions():
     images = torch.eye(4).view(4, 1, 1, 4)
     assert training.accuracy(model, images, torch.tensor([0, 1, 2, 0]), batch_size=3) == 0.75
 
+
+
+def test_memory_format_per_architecture():
+    assert models.memory_format({"arch": "cnn", "width": 8}) == torch.channels_last
+    assert models.memory_format({"arch": "wrn", "depth": 28, "width": 2}) == torch.channels_last
+    assert models.memory_format({"arch": "patch_cnn", "width": 64, "patch": 4}) == torch.contiguous_format
+    assert models.memory_format({"arch": "mlp", "width": 64}) == torch.contiguous_format

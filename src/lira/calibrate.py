@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 from . import devices, training  # noqa: E402
 from .datasets import IMAGE_SHAPE, NUM_CLASSES  # noqa: E402
-from .models import build_model  # noqa: E402
+from .models import build_model, memory_format  # noqa: E402
 from .plan import load_config  # noqa: E402
 from .queries import query_set  # noqa: E402
 
@@ -48,7 +48,7 @@ def measure(config: dict, steps: int, log: logging.Logger) -> dict:
         return torch.from_numpy(rng.integers(0, classes, count)).to(device)
 
     model = build_model(config["model"], shape, classes, [0.5] * shape[0], [0.25] * shape[0])
-    model = model.to(device, memory_format=torch.channels_last)
+    model = model.to(device, memory_format=memory_format(config["model"]))
     weights_bytes = sum(value.numel() * value.element_size() for value in model.state_dict().values())
     startup = time.perf_counter() - START
 
