@@ -152,14 +152,16 @@ def our_scores(read_models, n_models: int, keep: np.ndarray, n_targets: int, exa
     first `examples` examples when given. Returns (variant -> [T, n], OurTimes)."""
     start = time.perf_counter()
     accumulator = ShadowFitAccumulator()
-    target_phi = []
+    target_phi = None  # [T, n, Q] float64, as the attack job reads its targets' values
     for first in range(0, n_models, FIT_BLOCK):
         block = read_models(first, first + FIT_BLOCK)[:, :examples]
         accumulator.add(block, keep[first : first + len(block), : block.shape[1]])
-        target_phi.extend(np.array(block[: max(0, n_targets - first)]))  # copies: the buffer is reused
+        if target_phi is None:
+            target_phi = np.empty((n_targets, *block.shape[1:]))
+        targets = block[: max(0, n_targets - first)]
+        target_phi[first : first + len(targets)] = targets  # a converted copy: the buffer is reused
     fit = accumulator.result()
     fitted = time.perf_counter()
-    target_phi = np.asarray(target_phi, dtype=np.float64)  # [T, n, Q]
     params = leave_one_out(fit, target_phi, keep[:n_targets, : target_phi.shape[1]])
     scores = {
         "online": lira_online(target_phi, params),

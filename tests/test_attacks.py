@@ -150,3 +150,56 @@ def test_global_threshold_is_the_mean_of_s_over_the_queries_it_is_given():
     np.testing.assert_array_equal(attacks.global_threshold(-loss[..., :1]), [[-0.5, -2.0], [-0.1, -3.0]])
     np.testing.assert_allclose(attacks.global_threshold(-loss), [[-18.5 / 3, -2 / 3], [-14.1 / 3, -3.0]], rtol=1e-15)
     assert attacks.global_threshold(loss).dtype == np.float64
+
+
+def test_log_normal_cdf_matches_scipy_log_ndtr_everywhere():
+    from scipy.special import log_ndtr
+
+    z = np.concatenate(
+        [
+            np.linspace(-45, 45, 200_001),
+            np.random.default_rng(5).normal(scale=6.0, size=100_000),
+            [-40.0, -37.6, -20.0, np.nextafter(-20.0, 0), -5.0, -1e-300, -0.0, 0.0, 1e-300, 5.0, 8.3, 38.0, 40.0],
+        ]
+    )
+    expected = log_ndtr(z)
+    ours = attacks.log_normal_cdf(z)
+    # A few ulp relative to the value itself, also where log Phi(z) is tiny (z >> 0) or huge (z << 0).
+    np.testing.assert_allclose(ours, expected, rtol=4e-15, atol=0)
+    assert attacks.log_normal_cdf(np.array([-np.inf]))[0] == -np.inf
+    assert attacks.log_normal_cdf(np.array([np.inf]))[0] == 0.0
+    assert np.isnan(attacks.log_normal_cdf(np.array([np.nan, 1.0]))[0])
+    # In place, with a scratch buffer, and on a 2-D array.
+    values = z[:1000].reshape(50, 20).copy()
+    result = attacks.log_normal_cdf(values, out=values, scratch=np.empty_like(values))
+    assert result is values
+    np.testing.assert_allclose(values.ravel(), expected[:1000], rtol=4e-15, atol=0)
+
+
+@pytest.mark.parametrize("leading", [(3,), ()])
+def test_lira_scores_over_several_chunks_equal_the_direct_formulas(leading):
+    # More examples than one chunk holds (the scores are computed chunk by chunk, per target) and
+    # also without a target axis (as lira.analysis calls them).
+    rng = np.random.default_rng(6)
+    n, q = 4000, 18
+    shape = (*leading, n, q)
+    mean_in, mean_out = rng.normal(size=(2, *shape))
+    var_in, var_out = rng.uniform(0.2, 2.0, size=(2, *shape))
+    var_in_global, var_out_global = rng.uniform(0.2, 2.0, size=(2, *leading, 1, q))
+    params = GaussianParams(
+        mean_in, var_in, mean_out, var_out, var_in_global, var_out_global,
+        np.zeros(shape[:-1], dtype=np.int64), np.zeros(shape[:-1], dtype=np.int64),
+    )  # fmt: skip
+    phi = mean_out + rng.normal(scale=3.0, size=shape)
+    phi[..., 0, 0] = mean_out[..., 0, 0] - 90.0 * np.sqrt(var_out[..., 0, 0])  # far tail: log_ndtr's own branch
+    for global_variance in (False, True):
+        v_in, v_out = (var_in_global, var_out_global) if global_variance else (var_in, var_out)
+        online = (norm.logpdf(phi, mean_in, np.sqrt(v_in)) - norm.logpdf(phi, mean_out, np.sqrt(v_out))).mean(axis=-1)
+        one_sided = norm.logcdf((phi - mean_out) / np.sqrt(v_out)).mean(axis=-1)
+        two_sided = -norm.logpdf(phi, mean_out, np.sqrt(v_out)).mean(axis=-1)
+        assert online.shape == shape[:-1]
+        np.testing.assert_allclose(attacks.lira_online(phi, params, global_variance), online, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(attacks.lira_offline(phi, params, global_variance), one_sided, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            attacks.lira_offline(phi, params, global_variance, "two-sided"), two_sided, rtol=1e-12, atol=1e-12
+        )

@@ -110,11 +110,61 @@ def test_streaming_accumulator_equals_all_at_once_fit():
         accumulator.add(phi[i].tolist(), keep[i].astype(int))  # lists and 0/1 ints are accepted too
     streamed = accumulator.result()
     assert accumulator.n_models == 12
-    for name, value in batch.to_arrays().items():
-        np.testing.assert_array_equal(getattr(streamed, name), value, err_msg=name)
+    for name, value in batch.to_arrays().items():  # the same sums, in another order
+        np.testing.assert_allclose(getattr(streamed, name), value, rtol=1e-14, atol=1e-13, err_msg=name)
     np.testing.assert_array_equal(batch.count_in, keep.sum(axis=0))
     np.testing.assert_array_equal(batch.count_out, (~keep).sum(axis=0))
     np.testing.assert_array_equal(batch.shift, phi[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_block_sums_equal_masked_sums_over_several_chunks(dtype):
+    # Blocks of uneven sizes, more examples than one chunk holds, arbitrary (not paired) masks:
+    # the matrix products give the sums of the straightforward masked formulas.
+    rng = np.random.default_rng(14)
+    n_models, n, q = 37, 3000, 5
+    keep = rng.random((n_models, n)) < 0.4
+    phi = (rng.normal(size=(1, n, q)) * 3 + rng.normal(size=(n_models, n, q))).astype(dtype)
+    accumulator = gaussian.ShadowFitAccumulator()
+    for start, stop in ((0, 1), (1, 20), (20, 37)):
+        accumulator.add(phi[start:stop], keep[start:stop])
+    fit = accumulator.result()
+    assert n * q > gaussian.ShadowFitAccumulator.CHUNK_VALUES // 19  # several chunks per block
+    centred = phi.astype(np.float64) - phi[0].astype(np.float64)
+    inside = keep[..., None]
+    expected = {
+        "sum_in": np.where(inside, centred, 0).sum(axis=0),
+        "sum_out": np.where(inside, 0, centred).sum(axis=0),
+        "sumsq_in": np.where(inside, centred**2, 0).sum(axis=0),
+        "sumsq_out": np.where(inside, 0, centred**2).sum(axis=0),
+    }
+    for name, value in expected.items():
+        np.testing.assert_allclose(getattr(fit, name), value, rtol=1e-12, atol=1e-11, err_msg=name)
+    np.testing.assert_array_equal(fit.count_in, keep.sum(axis=0))
+    np.testing.assert_array_equal(fit.count_out, n_models - keep.sum(axis=0))
+    assert fit.shift.dtype == np.float64 and fit.sum_in.dtype == np.float64
+
+
+def test_leave_one_out_over_several_chunks_matches_direct_computation():
+    rng = np.random.default_rng(15)
+    n_models, n, q = 8, 2000, 18  # rows of two chunks
+    keep = splits.keep_matrix(6, n_models, n)
+    phi = rng.normal(size=(1, n, q)) * 3 + 2.0 * keep[..., None] + rng.normal(size=(n_models, n, q))
+    assert len(gaussian.row_chunks(n, q)) > 1
+    params = gaussian.leave_one_out(gaussian.fit_shadow_statistics(phi, keep), phi[[2, 5]], keep[[2, 5]])
+    for row, t in enumerate((2, 5)):
+        expected = direct_params(phi, keep, t)
+        for name in ("mean_in", "mean_out", "var_in", "var_out"):
+            np.testing.assert_allclose(getattr(params, name)[row], expected[name], rtol=1e-9, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(params.var_in_global[row, 0], expected["var_in_global"], rtol=1e-9)
+        np.testing.assert_allclose(params.var_out_global[row, 0], expected["var_out_global"], rtol=1e-9)
+
+
+def test_row_chunks_cover_the_rows_once():
+    for n, q in ((0, 3), (1, 1), (40000, 3), (1820, 18), (1821, 18), (7, 40000)):
+        chunks = gaussian.row_chunks(n, q)
+        assert [i for part in chunks for i in range(part.start, part.stop)] == list(range(n))
+        assert all(part.stop > part.start for part in chunks)
 
 
 def test_large_offset_keeps_variances_accurate():

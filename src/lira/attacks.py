@@ -14,9 +14,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import log_ndtr
+from scipy.special import erfc, log_ndtr
 
-from .gaussian import GaussianParams
+from .gaussian import GaussianParams, row_chunks
 
 OFFLINE_TESTS = ("one-sided", "two-sided")
 
@@ -27,6 +27,118 @@ def log_normal_pdf(x: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarr
 
 
 # --- LiRA ----------------------------------------------------------------------------------------
+#
+# The scores are computed one target and one chunk of examples at a time (gaussian.row_chunks),
+# with in-place ufuncs into a few [rows, Q] buffers that stay in the CPU cache: no [T, n, Q]
+# temporaries, whose allocation, page faults and trips to main memory would cost more than the
+# arithmetic (benchmarks/scoring.py, README "Performance").
+
+# Below this z, log_normal_cdf leaves it to scipy's log_ndtr. Down to z = -37.5, erfc(|z| / sqrt 2)
+# is still a normal float64 and the fast path agrees with log_ndtr to a few ulp (tests), but far
+# tails are rare and the fallback keeps them exactly scipy's.
+LOG_NDTR_TAIL = -20.0
+_SQRT_HALF = np.sqrt(0.5)
+_TINY = np.finfo(np.float64).tiny
+
+
+def log_normal_cdf(z: np.ndarray, out: np.ndarray | None = None, scratch: np.ndarray | None = None) -> np.ndarray:
+    """log Phi(z), elementwise: scipy.special.log_ndtr's values to a few ulp, in about two thirds
+    of its time.
+
+    With p = Phi(-|z|) = erfc(|z| / sqrt 2) / 2, the smaller tail probability (one cephes erfc,
+    accurate relative to its value): log Phi(z) = log p for z < 0 and log1p(-p) for z >= 0, each
+    accurate relative to its own value too, as log_ndtr's erfcx and log1p(erfc) branches are, but
+    without the costlier erfcx. For z < LOG_NDTR_TAIL (and -inf) scipy's log_ndtr is used; NaN
+    stays NaN. `out` may be z itself; `scratch`, an array shaped like z, saves an allocation
+    (in a loop, large temporaries cost page faults every time)."""
+    z = np.asarray(z, dtype=np.float64)
+    below, above, tail = z < 0, z >= 0, z < LOG_NDTR_TAIL  # NaN: none of them
+    tail_values = log_ndtr(z[tail]) if tail.any() else None
+    p = np.multiply(z, _SQRT_HALF, out=out)
+    np.abs(p, out=p)
+    erfc(p, out=p)
+    p *= 0.5  # exact
+    upper = np.log1p(np.negative(p, out=scratch), out=scratch)  # finite: p <= 1/2
+    lower = np.log(np.maximum(p, _TINY, out=p), out=p)  # finite: p underflows to 0 beyond |z| = 37.5
+    # The branch by sign as an exact blend (x * 1 + y * 0 = x for finite y): a masked copy or
+    # np.where runs several times slower on mixed signs.
+    lower *= below
+    upper *= above
+    result = np.add(lower, upper, out=lower)
+    if tail_values is not None:
+        result[tail] = tail_values
+    return result
+
+
+def _stack(shape: tuple, array) -> np.ndarray:
+    """array [..., rows, Q] (rows = n, or 1 for a pooled variance) broadcast to shape's leading
+    axes and flattened to [L, rows, Q] (a view whenever it can be)."""
+    array = np.asarray(array, dtype=np.float64)
+    array = array.reshape((1,) * (2 - array.ndim) + array.shape)  # a scalar or [Q]: one row
+    array = np.broadcast_to(array, shape[:-2] + array.shape[-2:])
+    return array.reshape(-1, *array.shape[-2:])
+
+
+def _lira_scores(per_query, target_phi: np.ndarray, *params: np.ndarray) -> np.ndarray:
+    """mean_q per_query(x, *params, out) for every (target, example): [...] -> [..., n].
+
+    target_phi [..., n, Q]; params: means [..., n, Q] and variances [..., n, Q] or [..., 1, Q],
+    broadcast against each other. per_query(x, *parts, buffers) gets one target's chunk of rows
+    ([rows, Q], a variance's part is [1, Q] when pooled) and three [rows, Q] buffers, and returns
+    the per-query values in buffers[0]."""
+    target_phi = np.asarray(target_phi, dtype=np.float64)
+    shape = np.broadcast_shapes(target_phi.shape, *(np.shape(p) for p in params))
+    n, n_queries = shape[-2:]
+    x = _stack(shape, target_phi)
+    params = [_stack(shape, p) for p in params]
+    scores = np.empty(x.shape[:2])
+    chunks = row_chunks(n, n_queries)
+    buffers = [np.empty((chunks[0].stop if chunks else 0, n_queries)) for _ in range(3)]
+    for lead in range(len(x)):
+        for part in chunks:
+            rows = part.stop - part.start
+            parts = [p[lead, part] if p.shape[1] == n else p[lead] for p in params]
+            values = per_query(x[lead, part], *parts, [b[:rows] for b in buffers])
+            np.einsum("ij->i", values, out=scores[lead, part])  # sum over queries
+    scores /= n_queries
+    return scores.reshape(shape[:-1])
+
+
+def _squared_deviation(x, mean, var, out):
+    """(x - mean)^2 / var into out."""
+    np.subtract(x, mean, out=out)
+    np.multiply(out, out, out=out)
+    return np.divide(out, var, out=out)
+
+
+def _online_log_ratio(x, mean_in, var_in, mean_out, var_out, buffers):
+    """log N(x; mean_in, var_in) - log N(x; mean_out, var_out)
+    = ((x - mean_out)^2 / var_out - (x - mean_in)^2 / var_in + log(var_out / var_in)) / 2."""
+    result, inside, ratio = buffers
+    _squared_deviation(x, mean_out, var_out, result)
+    result -= _squared_deviation(x, mean_in, var_in, inside)
+    ratio = np.divide(var_out, var_in, out=ratio[: max(len(var_in), len(var_out))])
+    result += np.log(ratio, out=ratio)
+    result *= 0.5
+    return result
+
+
+def _one_sided(x, mean_out, var_out, buffers):
+    """log Phi((x - mean_out) / sd_out)."""
+    result, sd, scratch = buffers
+    np.subtract(x, mean_out, out=result)
+    result /= np.sqrt(var_out, out=sd[: len(var_out)])
+    return log_normal_cdf(result, out=result, scratch=scratch)
+
+
+def _two_sided(x, mean_out, var_out, buffers):
+    """-log N(x; mean_out, var_out) = ((x - mean_out)^2 / var_out + log(2 pi var_out)) / 2."""
+    result, log_var = buffers[:2]
+    _squared_deviation(x, mean_out, var_out, result)
+    log_var = np.multiply(var_out, 2 * np.pi, out=log_var[: len(var_out)])
+    result += np.log(log_var, out=log_var)
+    result *= 0.5
+    return result
 
 
 def lira_online(target_phi: np.ndarray, params: GaussianParams, global_variance: bool = False) -> np.ndarray:
@@ -36,13 +148,10 @@ def lira_online(target_phi: np.ndarray, params: GaussianParams, global_variance:
 
     with per-example variances, or with the variances pooled over all examples
     (`global_variance`), which is the better choice below ~64 shadow models.
-    """
+    target_phi [..., n, Q] -> scores [..., n]."""
     var_in = params.var_in_global if global_variance else params.var_in
     var_out = params.var_out_global if global_variance else params.var_out
-    log_ratio = log_normal_pdf(target_phi, params.mean_in, var_in) - log_normal_pdf(
-        target_phi, params.mean_out, var_out
-    )
-    return log_ratio.mean(axis=-1)
+    return _lira_scores(_online_log_ratio, target_phi, params.mean_in, var_in, params.mean_out, var_out)
 
 
 def lira_offline(
@@ -57,15 +166,13 @@ def lira_offline(
         high confidence counts as evidence of membership.
     two-sided (reference code): score = mean_q -log N(phi_q; mu_out, var_out); any unusual value,
         high or low, counts.
+    target_phi [..., n, Q] -> scores [..., n].
     """
     var_out = params.var_out_global if global_variance else params.var_out
-    if test == "one-sided":
-        per_query = log_ndtr((target_phi - params.mean_out) / np.sqrt(var_out))
-    elif test == "two-sided":
-        per_query = -log_normal_pdf(target_phi, params.mean_out, var_out)
-    else:
+    if test not in OFFLINE_TESTS:
         raise ValueError(f"offline test must be one of {OFFLINE_TESTS}, got {test!r}")
-    return per_query.mean(axis=-1)
+    per_query = _one_sided if test == "one-sided" else _two_sided
+    return _lira_scores(per_query, target_phi, params.mean_out, var_out)
 
 
 def leave_one_out_medians(shadow_values: np.ndarray, keep: np.ndarray, targets: np.ndarray):

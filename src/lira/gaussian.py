@@ -18,6 +18,16 @@ import numpy as np
 # far below any spread a trained model shows, so it never changes a non-degenerate score.
 MIN_VARIANCE = 1e-12
 
+# Values per pass of the chunked loops here and in lira.attacks: a handful of float64 arrays of
+# this many values (256 KiB each) stay in a 2 MiB L2 cache while several passes run over them.
+CHUNK_ELEMENTS = 32768
+
+
+def row_chunks(n_rows: int, n_queries: int, elements: int = CHUNK_ELEMENTS) -> list[slice]:
+    """Slices of about `elements` values each over the rows of an [n_rows, n_queries] array."""
+    rows = max(1, elements // max(n_queries, 1))
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
+
 
 @dataclass
 class ShadowFit:
@@ -40,25 +50,31 @@ class ShadowFit:
 
 
 class ShadowFitAccumulator:
-    """Builds a ShadowFit one model (or one block of models) at a time, so memory stays
-    O(pool x queries).
+    """Builds a ShadowFit one model, or one block of models, at a time, so memory stays
+    O(block x pool x queries).
 
-    The sums equal those of adding np.where(keep, phi - shift, 0) model after model, bit for bit,
-    with about half the passes over memory: the mask is applied by multiplying with the 0/1 keep
-    mask (exact for finite phi: c * 1 = c, c * 0 = 0), and a block of models is added a few
-    thousand examples at a time, so that the accumulators' rows stay in the CPU cache while every
-    model of the block is added (benchmarks/, README "Performance").
+    A block phi [B, n, Q] is added a few hundred examples at a time, so that a chunk stays in the
+    CPU cache through every step: converted to float64 and centred on the shift, then summed over
+    the block's models by matrix products, one per example x,
+
+        [keep_x; 1 - keep_x] [2, B]  @  (phi_x - shift_x) [B, Q]  ->  [sum_in_x; sum_out_x] [2, Q],
+
+    and the same product of the squared centred values for the sums of squares. The products
+    mask and sum in one pass at BLAS speed where element-wise numpy needs ten passes over every
+    value (benchmarks/, README "Performance"); each is tiny (2 x B x Q), so BLAS runs it in the
+    calling thread. The sums are those of adding np.where(keep, phi - shift, 0) model by model,
+    up to rounding (the order of summation).
     """
 
-    # Values per pass: the 7 float64 arrays of one chunk (256 KiB each) fit a 2 MiB L2 cache.
-    CHUNK_ELEMENTS = 32768
+    # Values of one chunk [B, rows, Q]: 1 MiB of float64 stays in a 2 MiB L2 cache.
+    CHUNK_VALUES = 131072
 
     def __init__(self):
         self.n_models = 0
 
     def add(self, phi: np.ndarray, keep: np.ndarray) -> None:
         """Add one model's statistic phi [n, Q] with its keep mask [n], or a block of models,
-        phi [B, n, Q] with keep [B, n] (the same, bit for bit, as adding them one by one)."""
+        phi [B, n, Q] with keep [B, n]."""
         phi = np.asarray(phi)
         keep = np.asarray(keep, dtype=bool)
         if phi.ndim == 2 and keep.shape == phi.shape[:1]:
@@ -69,47 +85,46 @@ class ShadowFitAccumulator:
             return
         if self.n_models == 0:
             self.shift = np.array(phi[0], dtype=np.float64)
-            self.sum_in, self.sumsq_in, self.sum_out, self.sumsq_out = (np.zeros_like(self.shift) for _ in range(4))
+            # [sum, sum of squares] x [IN, OUT]: one array, so that a chunk's four sums are added at once.
+            self._sums = np.zeros((2, 2, *self.shift.shape))
             self.count_in = np.zeros(phi.shape[1], dtype=np.int64)
         elif phi.shape[1:] != self.shift.shape:
             raise ValueError(f"model {self.n_models}: phi shape {phi.shape[1:]} != first model's {self.shift.shape}")
-        n, n_queries = self.shift.shape
-        weight = keep[..., None].astype(np.float64)  # [B, n, 1]: 1 IN, 0 OUT
-        rows = max(1, self.CHUNK_ELEMENTS // max(n_queries, 1))
-        centred_buffer = np.empty((min(rows, n), n_queries))
-        masked_buffer = np.empty_like(centred_buffer)
+        n_models, n, n_queries = phi.shape
+        inside = np.ascontiguousarray(keep.T)  # [n, B]: each example's weights contiguous
+        outside = ~inside
+        rows = max(1, self.CHUNK_VALUES // (n_models * max(n_queries, 1)))
+        centred_buffer = np.empty((n_models, min(rows, n), n_queries))
+        weights_buffer = np.empty((min(rows, n), 2, n_models))
+        sums_buffer = np.empty((2, 2, min(rows, n), n_queries))
         for start in range(0, n, rows):
             part = slice(start, min(start + rows, n))
-            centred = centred_buffer[: part.stop - start]
-            masked = masked_buffer[: part.stop - start]
-            shift = self.shift[part]
-            sum_in, sumsq_in = self.sum_in[part], self.sumsq_in[part]
-            sum_out, sumsq_out = self.sum_out[part], self.sumsq_out[part]
-            for model in range(len(phi)):
-                centred[...] = phi[model, part]  # to float64, exact
-                centred -= shift
-                np.multiply(centred, weight[model, part], out=masked)  # IN: c, OUT: 0
-                sum_in += masked
-                centred -= masked  # IN: 0, OUT: c
-                sum_out += centred
-                masked *= masked
-                sumsq_in += masked
-                centred *= centred
-                sumsq_out += centred
+            size = part.stop - start
+            centred, weights, sums = centred_buffer[:, :size], weights_buffer[:size], sums_buffer[:, :, :size]
+            np.copyto(centred, phi[:, part])  # to float64, exact
+            centred -= self.shift[part]
+            np.copyto(weights[:, 0], inside[part])
+            np.copyto(weights[:, 1], outside[part])
+            # Per example: weights [rows, 2, B] @ centred [rows, B, Q] -> [rows, 2, Q], written
+            # straight into sums [2, rows, Q] (IN, OUT).
+            np.matmul(weights, centred.transpose(1, 0, 2), out=sums[0].transpose(1, 0, 2))
+            centred *= centred
+            np.matmul(weights, centred.transpose(1, 0, 2), out=sums[1].transpose(1, 0, 2))
+            self._sums[:, :, part] += sums
         self.count_in += keep.sum(axis=0)
-        self.n_models += len(phi)
+        self.n_models += n_models
 
     def result(self) -> ShadowFit:
         if self.n_models == 0:
             raise ValueError("no shadow models to fit")
         count_out = self.n_models - self.count_in
-        return ShadowFit(
-            self.shift, self.count_in, self.sum_in, self.sumsq_in, count_out, self.sum_out, self.sumsq_out
-        )
+        (sum_in, sum_out), (sumsq_in, sumsq_out) = self._sums
+        return ShadowFit(self.shift, self.count_in, sum_in, sumsq_in, count_out, sum_out, sumsq_out)
 
 
-# Models per block when fitting a whole [N, n, Q] array (in memory or memory-mapped).
-FIT_BLOCK = 16
+# Models per block when fitting a whole [N, n, Q] array (in memory or memory-mapped): the
+# per-example products get longer, and the sums are added to less often, as blocks grow.
+FIT_BLOCK = 32
 
 
 def fit_shadow_statistics(phi: np.ndarray, keep: np.ndarray) -> ShadowFit:
@@ -177,9 +192,9 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
     target_phi [T, n, Q] must be the very values the fit accumulated for those targets and
     target_keep [T, n] their keep masks (also accepted without the leading T axis).
 
-    The same numbers as _group_moments on the whole [T, n, Q] stack, bit for bit, computed one
-    target and a few thousand examples at a time, in place, into preallocated outputs: no
-    [T, n, Q] temporaries, and the working rows stay in the CPU cache.
+    The same estimators as _group_moments on the whole [T, n, Q] stack, computed one target and
+    a chunk of examples at a time, both groups in one pass, in place, into preallocated outputs:
+    no [T, n, Q] temporaries, and the working rows stay in the CPU cache.
     """
     target_phi = np.asarray(target_phi, dtype=np.float64)
     target_keep = np.asarray(target_keep, dtype=bool)
@@ -194,47 +209,53 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
     count_in = fit.count_in - target_keep  # [T, n]
     count_out = fit.count_out - ~target_keep
     mean_in, var_in, mean_out, var_out = (np.empty((n_targets, n, n_queries)) for _ in range(4))
-    pooled_in, pooled_out = (np.empty((n_targets, 1, n_queries)) for _ in range(2))
-    within = np.empty((n, n_queries))  # one group's sums of squared deviations, for the pooled variance
-    rows = max(1, ShadowFitAccumulator.CHUNK_ELEMENTS // max(n_queries, 1))
-    centred_buffer, own_buffer, total_buffer = (np.empty((min(rows, n), n_queries)) for _ in range(3))
-    groups = (
-        (True, count_in, fit.sum_in, fit.sumsq_in, mean_in, var_in, pooled_in),
-        (False, count_out, fit.sum_out, fit.sumsq_out, mean_out, var_out, pooled_out),
+    pooled_in, pooled_out = (np.zeros((n_targets, 1, n_queries)) for _ in range(2))  # sums of squared deviations, then divided
+    # Per target and example, as float64 [T, n, 1] up front: mixed-type ufuncs take numpy's slow casting path.
+    member = target_keep.astype(np.float64)[..., None]
+    groups = []
+    for count, fit_sum, fit_sumsq, mean, var, pooled in (
+        (count_in, fit.sum_in, fit.sumsq_in, mean_in, var_in, pooled_in),
+        (count_out, fit.sum_out, fit.sumsq_out, mean_out, var_out, pooled_out),
+    ):
+        divisor = np.maximum(count, 1).astype(np.float64)[..., None]
+        unbiased_divisor = np.maximum(count - 1, 1).astype(np.float64)[..., None]
+        enough = count.min(axis=1) > 1  # per target; else every example takes the pooled variance
+        groups.append((fit_sum, fit_sumsq, divisor, unbiased_divisor, enough, mean, var, pooled))
+    chunks = row_chunks(n, n_queries)
+    own_in_buffer, own_out_buffer, total_buffer, mean_buffer = (
+        np.empty((chunks[0].stop if chunks else 0, n_queries)) for _ in range(4)
     )
-    for t in range(n_targets):
-        for is_in, count, fit_sum, fit_sumsq, mean, var, pooled in groups:
-            counts = count[t][:, None]  # [n, 1]
-            enough = counts.min() > 1  # else every example takes the pooled variance
-            # Float64 operands up front: mixed-type ufuncs take numpy's slow casting path.
-            member = (target_keep[t] if is_in else ~target_keep[t]).astype(np.float64)[:, None]
-            divisor = np.maximum(counts, 1).astype(np.float64)
-            unbiased_divisor = np.maximum(counts - 1, 1).astype(np.float64)
-            for start in range(0, n, rows):
-                part = slice(start, min(start + rows, n))
-                size = part.stop - start
-                centred, own, total = centred_buffer[:size], own_buffer[:size], total_buffer[:size]
-                np.subtract(target_phi[t, part], fit.shift[part], out=centred)
-                # The target's own contribution to this group: its value where it belongs, else 0.
-                np.multiply(centred, member[part], out=own)
+    # Chunks outside, targets inside: a chunk of the fit is read from memory once for all targets.
+    for part in chunks:
+        size = part.stop - part.start
+        own_in, own_out, total, centred_mean = own_in_buffer[:size], own_out_buffer[:size], total_buffer[:size], mean_buffer[:size]
+        shift = fit.shift[part]
+        for t in range(n_targets):
+            # The target's own contribution to each group: its centred value where it belongs, else 0.
+            centred = np.subtract(target_phi[t, part], shift, out=own_out)
+            np.multiply(centred, member[t, part], out=own_in)
+            centred -= own_in  # exact: c - c = 0, c - 0 = c
+            for own, (fit_sum, fit_sumsq, divisor, unbiased_divisor, enough, mean, var, pooled) in zip((own_in, own_out), groups):
                 np.subtract(fit_sum[part], own, out=total)
-                centred_mean = np.divide(total, divisor[part], out=mean[t, part])
-                np.multiply(total, centred_mean, out=total)
-                np.multiply(own, own, out=own)
-                deviations = np.subtract(fit_sumsq[part], own, out=within[part])
-                np.subtract(deviations, total, out=deviations)
+                np.divide(total, divisor[t, part], out=centred_mean)
+                np.add(shift, centred_mean, out=mean[t, part])
+                total *= centred_mean
+                own *= own
+                deviations = np.subtract(fit_sumsq[part], own, out=own)  # sum of squared deviations
+                deviations -= total
                 np.maximum(deviations, 0.0, out=deviations)
-                if enough:
-                    np.divide(deviations, unbiased_divisor[part], out=var[t, part])
+                pooled[t, 0] += np.einsum("ij->j", deviations)  # column sums (add.reduce is 3x slower here)
+                if enough[t]:
+                    np.divide(deviations, unbiased_divisor[t, part], out=var[t, part])
                     np.maximum(var[t, part], MIN_VARIANCE, out=var[t, part])
-                np.add(fit.shift[part], centred_mean, out=mean[t, part])
-            pooled[t] = within.sum(axis=0, keepdims=True) / np.maximum(counts.sum(), 1)
-            np.maximum(pooled[t], MIN_VARIANCE, out=pooled[t])
-            if not enough:
-                var[t] = pooled[t]
-            empty = counts[:, 0] == 0
-            if empty.any():
-                mean[t, empty] = np.nan
+    for count, (*_, enough, mean, var, pooled) in zip((count_in, count_out), groups):
+        pooled /= np.maximum(count.sum(axis=1), 1)[:, None, None]
+        np.maximum(pooled, MIN_VARIANCE, out=pooled)
+        for t in np.flatnonzero(~enough):
+            var[t] = pooled[t]
+        empty = count == 0
+        if empty.any():
+            mean[empty] = np.nan
     params = GaussianParams(mean_in, var_in, mean_out, var_out, pooled_in, pooled_out, count_in, count_out)
     if single:
         params = GaussianParams(*(getattr(params, f.name)[0] for f in fields(GaussianParams)))
