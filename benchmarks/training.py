@@ -108,7 +108,7 @@ def train_case(case: dict, layout: str | None = None, bf16: bool = False, old_or
     from lira import training
     from lira.models import build_model, memory_format
 
-    recipe = {**case["recipe"], "epochs": case["epochs"]}
+    recipe = {**case["recipe"], "epochs": case["epochs"], "precision": "bfloat16" if bf16 else "float32"}
     batch = recipe["batch_size"]
     in_shape = tuple(case["in_shape"])
     n = batch * case["steps_per_epoch"]
@@ -131,8 +131,7 @@ def train_case(case: dict, layout: str | None = None, bf16: bool = False, old_or
     flops = counter.get_total_flops()
     model.zero_grad(set_to_none=True)
 
-    with autocast:
-        result = training.train(model, images, labels, recipe, seed=seed)
+    result = training.train(model, images, labels, recipe, seed=seed)  # autocasts per recipe["precision"]
     timed = result.epoch_seconds[1:] or result.epoch_seconds
     step = min(timed) / case["steps_per_epoch"]
     return {

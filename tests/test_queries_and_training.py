@@ -237,6 +237,23 @@ def test_training_is_deterministic_for_a_fixed_seed():
     assert not torch.equal(untrained.state_dict()["1.0.weight"], state_a["1.0.weight"])
 
 
+def test_bfloat16_training_autocasts_and_keeps_float32_weights():
+    images, labels = random_data()
+    runs = []
+    for precision in ("bfloat16", "bfloat16", "float32"):
+        torch.manual_seed(0)
+        model = models.build_model({"arch": "cnn", "width": 4}, (1, 8, 8), 4, [0.5], [0.3])
+        result = training.train(model, images, labels, {**RECIPE, "precision": precision}, seed=1)
+        runs.append((model.state_dict(), result.epoch_loss))
+    (bf16, loss), (again, loss_again), (fp32, loss_fp32) = runs
+    assert all(value.dtype == torch.float32 for value in bf16.values())  # autocast: weights stay float32
+    assert loss == loss_again and all(torch.equal(bf16[k], again[k]) for k in bf16)  # deterministic
+    assert loss != loss_fp32 and not torch.equal(bf16["1.0.weight"], fp32["1.0.weight"])  # and really bf16
+    assert abs(loss[-1] - loss_fp32[-1]) < 0.05 * loss_fp32[-1]  # but the same training
+    with pytest.raises(ValueError, match="train.precision"):
+        training.train(model, images, labels, {**RECIPE, "precision": "float16"}, seed=1)
+
+
 def test_mlp_learns_an_easy_task():
     rng = np.random.default_rng(3)
     n = 64

@@ -189,7 +189,8 @@ def train(
     log: logging.Logger | None = None,
 ) -> TrainResult:
     """SGD with momentum, weight decay and a cosine learning-rate decay to 0, per the config's
-    `train` section: epochs, batch_size, lr, momentum, weight_decay, augment {mirror, shift, padding}.
+    `train` section: epochs, batch_size, lr, momentum, weight_decay, augment {mirror, shift, padding},
+    precision (float32, or bfloat16 autocast of the forward pass and loss).
     Deterministic on CPU for a fixed seed and thread count, with or without a resume from
     `checkpoint`. The checkpoint is left in place: remove it once the weights are saved."""
     device = images.device
@@ -201,6 +202,10 @@ def train(
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = recipe["epochs"] * steps_per_epoch
     augment = recipe["augment"]
+    precision = recipe.get("precision", "float32")
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"train.precision must be float32 or bfloat16, got {precision!r}")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     result = TrainResult()
     state = checkpoint.load(log) if checkpoint is not None else None
     if state is not None:
@@ -219,7 +224,8 @@ def train(
         for step in range(steps_per_epoch):
             batch = order[step * batch_size : (step + 1) * batch_size]
             inputs = random_augment(images[batch], augment["mirror"], augment["shift"], augment["padding"], generator)
-            loss = F.cross_entropy(model(inputs), labels[batch])
+            with autocast:
+                loss = F.cross_entropy(model(inputs), labels[batch])
             optimizer.zero_grad()
             loss.backward()
             optimizer.step(cosine_lr(recipe["lr"], (epoch - 1) * steps_per_epoch + step, total_steps))
