@@ -198,8 +198,7 @@ def test_lira_scores_over_several_chunks_equal_the_direct_formulas(leading):
         one_sided = norm.logcdf((phi - mean_out) / np.sqrt(v_out)).mean(axis=-1)
         two_sided = -norm.logpdf(phi, mean_out, np.sqrt(v_out)).mean(axis=-1)
         assert online.shape == shape[:-1]
-        np.testing.assert_allclose(attacks.lira_online(phi, params, global_variance), online, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(attacks.lira_offline(phi, params, global_variance), one_sided, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(
-            attacks.lira_offline(phi, params, global_variance, "two-sided"), two_sided, rtol=1e-12, atol=1e-12
-        )
+        close = {"rtol": 1e-12, "atol": 1e-12}
+        np.testing.assert_allclose(attacks.lira_online(phi, params, global_variance), online, **close)
+        np.testing.assert_allclose(attacks.lira_offline(phi, params, global_variance), one_sided, **close)
+        np.testing.assert_allclose(attacks.lira_offline(phi, params, global_variance, "two-sided"), two_sided, **close)

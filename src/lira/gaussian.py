@@ -122,9 +122,10 @@ class ShadowFitAccumulator:
         return ShadowFit(self.shift, self.count_in, sum_in, sumsq_in, count_out, sum_out, sumsq_out)
 
 
-# Models per block when fitting a whole [N, n, Q] array (in memory or memory-mapped): the
-# per-example products get longer, and the sums are added to less often, as blocks grow.
-FIT_BLOCK = 32
+# Models per block when fitting a whole [N, n, Q] array (in memory or memory-mapped). Larger
+# blocks make the per-example products longer but need a larger buffer for the block (benchmarks/
+# reads one block at a time), and fresh memory is slow to fault in: 16 and 32 ran equally fast.
+FIT_BLOCK = 16
 
 
 def fit_shadow_statistics(phi: np.ndarray, keep: np.ndarray) -> ShadowFit:
@@ -192,9 +193,10 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
     target_phi [T, n, Q] must be the very values the fit accumulated for those targets and
     target_keep [T, n] their keep masks (also accepted without the leading T axis).
 
-    The same estimators as _group_moments on the whole [T, n, Q] stack, computed one target and
-    a chunk of examples at a time, both groups in one pass, in place, into preallocated outputs:
-    no [T, n, Q] temporaries, and the working rows stay in the CPU cache.
+    The same estimators as _group_moments on the whole [T, n, Q] stack, computed a chunk of
+    examples at a time (for every target, both groups), in place, into preallocated outputs: no
+    [T, n, Q] temporaries, the working rows stay in the CPU cache, and each chunk of the fit is
+    read from memory once for all targets.
     """
     target_phi = np.asarray(target_phi, dtype=np.float64)
     target_keep = np.asarray(target_keep, dtype=bool)
@@ -209,33 +211,38 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
     count_in = fit.count_in - target_keep  # [T, n]
     count_out = fit.count_out - ~target_keep
     mean_in, var_in, mean_out, var_out = (np.empty((n_targets, n, n_queries)) for _ in range(4))
-    pooled_in, pooled_out = (np.zeros((n_targets, 1, n_queries)) for _ in range(2))  # sums of squared deviations, then divided
-    # Per target and example, as float64 [T, n, 1] up front: mixed-type ufuncs take numpy's slow casting path.
+    # The sums of squared deviations over all examples, until divided by the counts at the end.
+    pooled_in, pooled_out = (np.zeros((n_targets, 1, n_queries)) for _ in range(2))
+    # Per-example factors as float64 [T, n, 1] up front: mixed-type ufuncs take numpy's slow casting path.
     member = target_keep.astype(np.float64)[..., None]
-    groups = []
-    for count, fit_sum, fit_sumsq, mean, var, pooled in (
-        (count_in, fit.sum_in, fit.sumsq_in, mean_in, var_in, pooled_in),
-        (count_out, fit.sum_out, fit.sumsq_out, mean_out, var_out, pooled_out),
-    ):
-        divisor = np.maximum(count, 1).astype(np.float64)[..., None]
-        unbiased_divisor = np.maximum(count - 1, 1).astype(np.float64)[..., None]
-        enough = count.min(axis=1) > 1  # per target; else every example takes the pooled variance
-        groups.append((fit_sum, fit_sumsq, divisor, unbiased_divisor, enough, mean, var, pooled))
+    groups = [
+        (
+            fit_sum,
+            fit_sumsq,
+            np.maximum(count, 1).astype(np.float64)[..., None],  # divisor of the mean
+            np.maximum(count - 1, 1).astype(np.float64)[..., None],  # of the unbiased variance
+            count.min(axis=1) > 1,  # per target; else every example takes the pooled variance
+            mean,
+            var,
+            pooled,
+        )
+        for count, fit_sum, fit_sumsq, mean, var, pooled in (
+            (count_in, fit.sum_in, fit.sumsq_in, mean_in, var_in, pooled_in),
+            (count_out, fit.sum_out, fit.sumsq_out, mean_out, var_out, pooled_out),
+        )
+    ]
     chunks = row_chunks(n, n_queries)
-    own_in_buffer, own_out_buffer, total_buffer, mean_buffer = (
-        np.empty((chunks[0].stop if chunks else 0, n_queries)) for _ in range(4)
-    )
-    # Chunks outside, targets inside: a chunk of the fit is read from memory once for all targets.
+    buffers = [np.empty((chunks[0].stop if chunks else 0, n_queries)) for _ in range(4)]
     for part in chunks:
-        size = part.stop - part.start
-        own_in, own_out, total, centred_mean = own_in_buffer[:size], own_out_buffer[:size], total_buffer[:size], mean_buffer[:size]
+        own_in, own_out, total, centred_mean = (buffer[: part.stop - part.start] for buffer in buffers)
         shift = fit.shift[part]
         for t in range(n_targets):
             # The target's own contribution to each group: its centred value where it belongs, else 0.
             centred = np.subtract(target_phi[t, part], shift, out=own_out)
             np.multiply(centred, member[t, part], out=own_in)
             centred -= own_in  # exact: c - c = 0, c - 0 = c
-            for own, (fit_sum, fit_sumsq, divisor, unbiased_divisor, enough, mean, var, pooled) in zip((own_in, own_out), groups):
+            for own, group in zip((own_in, own_out), groups):
+                fit_sum, fit_sumsq, divisor, unbiased, enough, mean, var, pooled = group
                 np.subtract(fit_sum[part], own, out=total)
                 np.divide(total, divisor[t, part], out=centred_mean)
                 np.add(shift, centred_mean, out=mean[t, part])
@@ -244,9 +251,9 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
                 deviations = np.subtract(fit_sumsq[part], own, out=own)  # sum of squared deviations
                 deviations -= total
                 np.maximum(deviations, 0.0, out=deviations)
-                pooled[t, 0] += np.einsum("ij->j", deviations)  # column sums (add.reduce is 3x slower here)
+                pooled[t, 0] += np.einsum("ij->j", deviations)  # column sums (add.reduce: 3x slower here)
                 if enough[t]:
-                    np.divide(deviations, unbiased_divisor[t, part], out=var[t, part])
+                    np.divide(deviations, unbiased[t, part], out=var[t, part])
                     np.maximum(var[t, part], MIN_VARIANCE, out=var[t, part])
     for count, (*_, enough, mean, var, pooled) in zip((count_in, count_out), groups):
         pooled /= np.maximum(count.sum(axis=1), 1)[:, None, None]
