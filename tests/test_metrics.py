@@ -277,3 +277,30 @@ def test_per_target_lists():
         assert spread["tpr@10%"][t] == pytest.approx(brute_force_tpr_at(scores[t], labels[t], 0.1))
         assert math.isnan(spread["tpr@0.001%"][t])
     assert spread["auc"] == sorted(spread["auc"])  # more separation, higher AUC
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_bootstrap_equals_sorting_every_resample(ties):
+    """The once-sorted, count-based bootstrap gives exactly the intervals and band of drawing each
+    resample and computing its ROC from scratch (ties included)."""
+    rng = np.random.default_rng(4)
+    labels = rng.random(3000) < 0.5
+    scores = rng.normal(size=3000) + labels
+    if ties:
+        scores = np.round(scores, 1)  # many tied scores across members and non-members
+    fprs, grid = [0.001, 0.01, 0.1], np.logspace(-3, 0, 25)
+    intervals, band = metrics.bootstrap(scores, labels, fprs, resamples=40, seed=9, grid=grid)
+
+    draws = np.random.default_rng([9, 0xB007])
+    values = {"auc": []} | {f"tpr@{metrics.fpr_label(f)}": [] for f in fprs}
+    curves = []
+    for _ in range(40):
+        sample = draws.integers(0, scores.size, scores.size)
+        roc = metrics.roc_curve(scores[sample], labels[sample])
+        values["auc"].append(metrics.auc(roc))
+        for fpr in fprs:
+            values[f"tpr@{metrics.fpr_label(fpr)}"].append(metrics.tpr_at_fpr(roc, fpr)[0])
+        curves.append(metrics.tpr_at_fprs_on_grid(roc, grid))
+    for key, samples in values.items():
+        assert intervals[key] == pytest.approx(tuple(np.percentile(samples, [2.5, 97.5])), abs=1e-12), key
+    np.testing.assert_allclose(band, np.percentile(np.stack(curves), [2.5, 97.5], axis=0), atol=1e-12)

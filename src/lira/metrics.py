@@ -107,15 +107,39 @@ def bootstrap(scores: np.ndarray, is_member: np.ndarray, fprs, resamples: int, s
 
     Returns ({"auc": (lo, hi), "tpr@<fpr>": (lo, hi), ...}, band [2, len(grid)] of TPR on `grid`).
     Resamples are drawn in full; each interval comes from the resamples where the value is
-    measurable."""
+    measurable.
+
+    The scores are sorted once: a resample is how often it drew each point, and its ROC is the
+    running sums of those counts down the sorted order (a threshold the resample did not draw
+    repeats the previous point, which changes no TPR, FPR or area). The same curves as sorting
+    every resample, bit for bit, in O(n) instead of O(n log n) per resample.
+    """
     scores = np.asarray(scores, dtype=np.float64).ravel()
     is_member = np.asarray(is_member, dtype=bool).ravel()
+    full = roc_curve(scores, is_member)  # checks the inputs
+    n = scores.size
+    order = np.argsort(-scores, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)  # each point's place in the sorted order
+    member_sorted = is_member[order].astype(np.int64)
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores[order])), n - 1]
     rng = np.random.default_rng([seed, 0xB007])
     values = {"auc": []} | {f"tpr@{fpr_label(f)}": [] for f in fprs}
     curves = []
     for _ in range(resamples):
-        sample = rng.integers(0, scores.size, scores.size)
-        roc = roc_curve(scores[sample], is_member[sample])
+        counts = np.bincount(rank[rng.integers(0, n, n)], minlength=n)  # [n] in sorted order
+        drawn = np.cumsum(counts)[last_of_tie]
+        true_positives = np.cumsum(counts * member_sorted)[last_of_tie]
+        n_positive, n_negative = int(true_positives[-1]), int(drawn[-1] - true_positives[-1])
+        if n_positive == 0 or n_negative == 0:
+            raise ValueError(f"a resample drew {n_positive} members and {n_negative} non-members")
+        roc = Roc(
+            fpr=np.r_[0.0, (drawn - true_positives) / n_negative],
+            tpr=np.r_[0.0, true_positives / n_positive],
+            thresholds=full.thresholds,
+            n_positive=n_positive,
+            n_negative=n_negative,
+        )
         values["auc"].append(auc(roc))
         for fpr in fprs:
             values[f"tpr@{fpr_label(fpr)}"].append(tpr_at_fpr(roc, fpr)[0])
