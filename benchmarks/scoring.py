@@ -147,28 +147,30 @@ class OurTimes:
 
 
 def our_scores(read_models, n_models: int, keep: np.ndarray, n_targets: int, examples: int | None = None):
-    """Ours: stream the models, FIT_BLOCK at a time, into sufficient statistics; leave-one-out
-    for all targets at once; the four variants. read_models(start, stop) -> [B, n, Q]; only the
-    first `examples` examples when given. Returns (variant -> [T, n], OurTimes)."""
+    """Ours: stream the models, FIT_BLOCK at a time, into sufficient statistics (the fit job);
+    then, one target at a time as lira.attacks.run does, its leave-one-out Gaussians and the four
+    variants (the attack jobs, sharing one leave-one-out). read_models(start, stop) -> [B, n, Q];
+    only the first `examples` examples when given. Returns (variant -> [T, n], OurTimes)."""
     start = time.perf_counter()
     accumulator = ShadowFitAccumulator()
-    target_phi = None  # [T, n, Q] float64, as the attack job reads its targets' values
+    target_phi = None  # [T, n, Q] as stored (float32), like the workflow's memory-mapped stack
     for first in range(0, n_models, FIT_BLOCK):
         block = read_models(first, first + FIT_BLOCK)[:, :examples]
         accumulator.add(block, keep[first : first + len(block), : block.shape[1]])
         if target_phi is None:
-            target_phi = np.empty((n_targets, *block.shape[1:]))
+            target_phi = np.empty((n_targets, *block.shape[1:]), dtype=block.dtype)
         targets = block[: max(0, n_targets - first)]
-        target_phi[first : first + len(targets)] = targets  # a converted copy: the buffer is reused
+        target_phi[first : first + len(targets)] = targets  # a copy: the buffer is reused
     fit = accumulator.result()
     fitted = time.perf_counter()
-    params = leave_one_out(fit, target_phi, keep[:n_targets, : target_phi.shape[1]])
-    scores = {
-        "online": lira_online(target_phi, params),
-        "online_global": lira_online(target_phi, params, global_variance=True),
-        "offline": lira_offline(target_phi, params, test=OFFLINE_TEST),
-        "offline_global": lira_offline(target_phi, params, global_variance=True, test=OFFLINE_TEST),
-    }
+    scores = {variant: np.empty(target_phi.shape[:2]) for variant in VARIANTS}
+    for t in range(n_targets):
+        phi = np.asarray(target_phi[t], dtype=np.float64)  # [n, Q], as run() reads a target's values
+        params = leave_one_out(fit, phi, keep[t, : phi.shape[0]])
+        scores["online"][t] = lira_online(phi, params)
+        scores["online_global"][t] = lira_online(phi, params, global_variance=True)
+        scores["offline"][t] = lira_offline(phi, params, test=OFFLINE_TEST)
+        scores["offline_global"][t] = lira_offline(phi, params, global_variance=True, test=OFFLINE_TEST)
     return scores, OurTimes(fitted - start, time.perf_counter() - fitted)
 
 

@@ -409,11 +409,12 @@ def run(settings: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, fit
     family, statistic = settings["family"], settings["statistic"]
     sign = -1.0 if statistic == "loss" else 1.0  # orient so that higher means "member"
 
-    def target_values(name):
-        return np.asarray(shadows[name][:n_targets], dtype=np.float64)
+    def target_values(name, rows=slice(None)):
+        """The targets' values [T, n, Q], or one target's [n, Q] (rows = its index), in float64."""
+        return np.asarray(shadows[name][:n_targets][rows], dtype=np.float64)
 
-    def gaussians(name):
-        params = leave_one_out(fits[name], target_values(name), target_keep)
+    def gaussians(name, rows=slice(None)):
+        params = leave_one_out(fits[name], target_values(name, rows), target_keep[rows])
         return _negated(params) if name == "loss" else params
 
     if family == "threshold":
@@ -433,16 +434,23 @@ def run(settings: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, fit
         features = np.stack([np.asarray(shadows[name][..., 0], dtype=np.float64) for name in names], axis=-1)
         return shokri(features[:n_targets], features, keep, labels, targets, seed=settings["seed"]), 0.0
     if family.startswith("lira"):
-        params = gaussians(statistic)
+        # One target at a time: the job's memory stays O(pool x queries) and is reused from target
+        # to target (every target's [T, n, Q] parameters at once cost their size in page faults).
         if settings["centre"] == "median":
             values = sign * np.asarray(shadows[statistic], dtype=np.float64)
-            params.mean_in, params.mean_out = leave_one_out_medians(values, keep, targets)
-        params = _select_queries(params, queries)
-        s = sign * target_values(statistic)[..., queries]
         global_variance = settings["variance"] == "global"
-        if family == "lira_online":
-            return lira_online(s, params, global_variance), 0.0
-        return lira_offline(s, params, global_variance, settings["offline_test"]), 0.0
+        scores = np.empty(target_keep.shape)
+        for t in targets:
+            params = gaussians(statistic, t)
+            if settings["centre"] == "median":
+                (params.mean_in,), (params.mean_out,) = leave_one_out_medians(values, keep, [t])
+            params = _select_queries(params, queries)
+            s = sign * target_values(statistic, t)[..., queries]
+            if family == "lira_online":
+                scores[t] = lira_online(s, params, global_variance)
+            else:
+                scores[t] = lira_offline(s, params, global_variance, settings["offline_test"])
+        return scores, 0.0
     if family.startswith("rmia"):
         params = _select_queries(gaussians("probability"), queries)
         reference = rmia_reference(params, settings.get("offline_a"))
