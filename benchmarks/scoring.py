@@ -148,24 +148,21 @@ class OurTimes:
 
 def our_scores(read_models, n_models: int, keep: np.ndarray, n_targets: int, examples: int | None = None):
     """Ours: stream the models, FIT_BLOCK at a time, into sufficient statistics (the fit job);
-    then, one target at a time as lira.attacks.run does, its leave-one-out Gaussians and the four
-    variants (the attack jobs, sharing one leave-one-out). read_models(start, stop) -> [B, n, Q];
-    only the first `examples` examples when given. Returns (variant -> [T, n], OurTimes)."""
+    then read the targets' values again and, one target at a time as lira.attacks.run does, get
+    its leave-one-out Gaussians and the four variants (the attack jobs, sharing one leave-one-out).
+    read_models(start, stop) -> [B, n, Q]; only the first `examples` examples when given.
+    Returns (variant -> [T, n], OurTimes)."""
     start = time.perf_counter()
     accumulator = ShadowFitAccumulator()
-    target_phi = None  # [T, n, Q] as stored (float32), like the workflow's memory-mapped stack
     for first in range(0, n_models, FIT_BLOCK):
         block = read_models(first, first + FIT_BLOCK)[:, :examples]
         accumulator.add(block, keep[first : first + len(block), : block.shape[1]])
-        if target_phi is None:
-            target_phi = np.empty((n_targets, *block.shape[1:]), dtype=block.dtype)
-        targets = block[: max(0, n_targets - first)]
-        target_phi[first : first + len(targets)] = targets  # a copy: the buffer is reused
     fit = accumulator.result()
     fitted = time.perf_counter()
-    scores = {variant: np.empty(target_phi.shape[:2]) for variant in VARIANTS}
+    targets = read_models(0, n_targets)[:, :examples]  # as the attack job reads them from the stack
+    scores = {variant: np.empty(targets.shape[:2]) for variant in VARIANTS}
     for t in range(n_targets):
-        phi = np.asarray(target_phi[t], dtype=np.float64)  # [n, Q], as run() reads a target's values
+        phi = np.asarray(targets[t], dtype=np.float64)  # [n, Q]
         params = leave_one_out(fit, phi, keep[t, : phi.shape[0]])
         scores["online"][t] = lira_online(phi, params)
         scores["online_global"][t] = lira_online(phi, params, global_variance=True)
