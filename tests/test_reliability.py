@@ -100,8 +100,19 @@ def test_the_same_config_and_seed_give_the_same_bytes(tiny_run, tmp_path):
 
 
 def start(workdir: Path, *args: str) -> subprocess.Popen:
+    """Snakemake in the background, its output to a file (a pipe nobody reads while the test
+    waits would fill up and stall it); finished(run) waits for it and returns that output."""
     command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output = workdir / f"snakemake-{time.monotonic_ns()}.out"
+    with output.open("w") as handle:
+        run = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    run.output_path = output
+    return run
+
+
+def finished(run: subprocess.Popen, timeout: float) -> str:
+    run.wait(timeout=timeout)
+    return run.output_path.read_text()
 
 
 def jobs_of(process: psutil.Process, script: str) -> list[psutil.Process]:
@@ -137,7 +148,7 @@ def wait_for(condition, process: subprocess.Popen, timeout: float = 600):
         value = condition()
         if value:
             return value
-        assert process.poll() is None, "the run ended before the moment to kill it:\n" + process.stdout.read()
+        assert process.poll() is None, "the run ended before the moment to kill it:\n" + process.output_path.read_text()
         time.sleep(0.005)
     raise AssertionError("timed out waiting for the moment to kill the run")
 
@@ -172,13 +183,13 @@ def test_a_killed_run_loses_only_the_jobs_in_flight_and_ends_identical(tiny_run,
     write_config(tmp_path / "config.yaml", config)
     models = tmp_path / RESULTS / "models"
 
-    # 1. A train job (a block of models) killed while it trains, after the other block is done.
+    # 1. A train job (a block of models) killed while it trains.
     run = start(tmp_path)
     try:
-        victim, block = wait_for(lambda: len(list(models.glob("*.json"))) >= 1 and training_midway(run, models), run)
+        victim, block = wait_for(lambda: training_midway(run, models), run)
         victim.send_signal(signal.SIGKILL)
         finished_before = {path.name for path in models.glob("*.json")}
-        output, _ = run.communicate(timeout=600)
+        output = finished(run, timeout=600)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
@@ -191,12 +202,12 @@ def test_a_killed_run_loses_only_the_jobs_in_flight_and_ends_identical(tiny_run,
     try:
         wait_for(lambda: any((tmp_path / RESULTS / "attacks").glob("*.npz")), run)
         os.killpg(run.pid, signal.SIGKILL)
-        output, _ = run.communicate(timeout=60)
+        output = finished(run, timeout=60)
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
     retrained = output.count("rule train:")
-    assert retrained == 1, output  # the killed job again, never the finished block
+    assert 1 <= retrained <= 2 - len(finished_before), output  # the killed job again, never a finished block
     assert not (tmp_path / RESULTS / "manifest.json").exists()
     assert every_artifact_loads(tmp_path) > 6
 
