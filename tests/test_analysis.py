@@ -49,22 +49,34 @@ def test_subsampled_shadows_exclude_the_target_and_its_pair(monkeypatch):
     assert counts == [4, 8, 15]
     variants = len(analysis.SHADOW_COUNT_VARIANTS)
     assert len(rows) == (len(counts) - 1) * repeats * variants + variants
-    # Fits come in order: count, repeat, target.
-    expected_calls = [(c, r, t) for c in counts for r in range(1 if c == 15 else repeats) for t in range(N_TARGETS)]
-    assert len(calls) == len(expected_calls)
+    # First one fit of all 16 models, from which N - 1 = 15 leaves each target out; then the
+    # subsampled fits in order: count, repeat, target.
+    assert calls[0] == list(range(16))
+    expected_calls = [(c, r, t) for c in counts[:-1] for r in range(repeats) for t in range(N_TARGETS)]
+    assert len(calls) == 1 + len(expected_calls)
     drawn = {}
-    for (count, repeat, target), chosen in zip(expected_calls, calls):
+    for (count, repeat, target), chosen in zip(expected_calls, calls[1:]):
         assert len(chosen) == len(set(chosen)) == count
         assert target not in chosen
-        if count == 15:
-            assert chosen == [m for m in range(16) if m != target]
-            continue
         partner = target ^ 1
         assert partner not in chosen, (count, repeat, target, chosen)
         assert all((m ^ 1) in chosen for m in chosen)  # whole complementary pairs
         assert np.all(keep[chosen].sum(axis=0) == count // 2)  # k/2 IN and k/2 OUT per example
         drawn.setdefault(count, set()).add(tuple(chosen))
     assert all(len(sets) > 1 for sets in drawn.values())  # random draws, not one fixed subset
+
+
+def test_the_full_count_equals_fitting_every_other_model():
+    """N - 1 shadows by leave-one-out from one fit: the scores of fitting the N - 1 models."""
+    values, keep = synthetic(3, n_models=8)
+    everyone = gaussian.fit_shadow_statistics(values, keep)
+    for target in range(3):
+        others = [m for m in range(8) if m != target]
+        direct = gaussian.gaussian_params(gaussian.fit_shadow_statistics(values[others], keep[others]))
+        left_out = gaussian.leave_one_out(everyone, values[target], keep[target])
+        for online in (True, False):
+            score = attacks.lira_online if online else attacks.lira_offline
+            np.testing.assert_allclose(score(values[target], left_out), score(values[target], direct), rtol=1e-10, atol=1e-10)
 
 
 def test_a_wild_pair_partner_changes_only_the_full_count_rows():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import attacks
-from .gaussian import fit_shadow_statistics, gaussian_params
+from .gaussian import fit_shadow_statistics, gaussian_params, leave_one_out
 from .metrics import auc, roc_curve, tpr_at_fpr
 
 SHADOW_COUNT_VARIANTS = {
@@ -44,19 +44,20 @@ def attack_power_by_shadow_count(
     (count, repeat, variant) with TPR at max_fpr (NaN if not measurable) and AUC."""
     rng = np.random.default_rng([seed, 0xC0])
     n_models = len(values)
+    everyone = fit_shadow_statistics(values, keep)  # for N - 1: each target left out of one fit
     rows = []
     for count in shadow_counts(n_models):
         for repeat in range(1 if count == n_models - 1 else repeats):
             scores = {name: [] for name in SHADOW_COUNT_VARIANTS}
             for target in range(n_targets):
+                target_values = np.asarray(values[target], dtype=np.float64)
                 if count == n_models - 1:
-                    chosen = np.flatnonzero(np.arange(n_models) != target)
+                    params = leave_one_out(everyone, target_values, keep[target])
                 else:
                     pairs = np.setdiff1d(np.arange(n_models // 2), [target // 2])
                     picked = rng.choice(pairs, size=count // 2, replace=False)
                     chosen = np.sort(np.r_[2 * picked, 2 * picked + 1])
-                params = gaussian_params(fit_shadow_statistics(values[chosen], keep[chosen]))
-                target_values = np.asarray(values[target], dtype=np.float64)
+                    params = gaussian_params(fit_shadow_statistics(values[chosen], keep[chosen]))
                 for name, (kind, global_variance) in SHADOW_COUNT_VARIANTS.items():
                     if kind == "online":
                         score = attacks.lira_online(target_values, params, global_variance)
