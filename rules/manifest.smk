@@ -10,6 +10,7 @@ rule manifest:
         rules.figure_examples.output,
         pool=result("pool.npz"),
         models=block_outputs("models", ".json"),
+        logits=block_outputs("logits", ".json"),
     output:
         result("manifest.json"),
     log:

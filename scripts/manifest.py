@@ -15,12 +15,17 @@ from lira.config import config_hash
 log = io.job_logger(snakemake.log[0])
 config = snakemake.config
 fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, config["seed"])
-# Each block's metrics file lists its models' metrics; the manifest lists every model's.
-models = [model for path in snakemake.input.models for model in artifacts.load_json(path, fingerprint)["models"]]
+# Each block's metrics file lists its models' metrics, and its logits sidecar their training-set
+# accuracies; the manifest lists every model's.
+models = []
+for metrics_path, logits_path in zip(snakemake.input.models, snakemake.input.logits, strict=True):
+    accuracies = artifacts.load_json(logits_path, fingerprint)["train_accuracy"]
+    for metrics, accuracy in zip(artifacts.load_json(metrics_path, fingerprint)["models"], accuracies, strict=True):
+        models.append({**metrics, "train_accuracy": accuracy})
 results = Path(snakemake.input.pool).parent
 repository = Path(snakemake.scriptdir).parent
 code = provenance.git_state(repository)
-sources = {snakemake.input.pool, *snakemake.input.models}
+sources = {snakemake.input.pool, *snakemake.input.models, *snakemake.input.logits}
 outputs = sorted(str(Path(path).relative_to(results)) for path in snakemake.input if path not in sources)
 manifest = {
     "experiment": config["experiment"],

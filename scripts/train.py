@@ -3,7 +3,8 @@ models (lira.splits.model_blocks), trained one after another in this one process
 start-up and torch import are paid once per block, not once per model.
 
 models/<block>.pt holds every model's state dict (lira.artifacts.block_state); models/<block>.json
-holds the fingerprint and each model's metrics (accuracies, seconds per epoch, device).
+holds the fingerprint and each model's metrics (held-out accuracy, loss and seconds per epoch,
+device).
 
 Each training checkpoints to results/<experiment>/checkpoints/<i>.pt every compute.checkpoint_every
 epochs and after its last one (not a declared output: Snakemake deletes a failed job's outputs,
@@ -79,7 +80,7 @@ for model_index in models:
         {
             "model": model_index,
             "train_examples": len(members),
-            "train_accuracy": training.accuracy(model, images, labels, batch),
+            # (The training-set accuracy comes from the logits job's identity query: no second pass.)
             "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch),
             "epoch_loss": result.epoch_loss,
             "epoch_seconds": result.epoch_seconds,
@@ -93,9 +94,8 @@ for model_index in models:
     )
     states[model_index] = {k: v.cpu() for k, v in model.state_dict().items()}
     log.info(
-        "model %d: train accuracy %.4f, held-out accuracy %.4f, %.1f s",
+        "model %d: held-out accuracy %.4f, %.1f s",
         model_index,
-        metrics[-1]["train_accuracy"],
         metrics[-1]["holdout_accuracy"],
         seconds,
     )

@@ -366,8 +366,8 @@ def test_the_manifest_records_config_code_software_devices_seeds_and_times(tiny_
     results = workdir / RESULTS
     manifest = json.loads((results / "manifest.json").read_text())
     resolved = yaml.safe_load((workdir / "config.yaml").read_text())
-    assert manifest["experiment"] == "tiny" and manifest["config"]["train"] == resolved["train"]
-    assert manifest["config"]["compute"]["checkpoint_every"] == 10  # a default, filled in
+    assert manifest["experiment"] == "tiny" and manifest["config"]["train"] == {**resolved["train"], "precision": "float32"}
+    assert manifest["config"]["compute"]["checkpoint_every"] == 10  # defaults, filled in (precision too)
     assert manifest["config_hash"] == config_hash(manifest["config"])
     assert manifest["fingerprint"] == artifacts.expected_fingerprint(results / "pool.npz", config["seed"])
     if subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True).returncode == 0:
@@ -393,3 +393,19 @@ def test_the_manifest_records_config_code_software_devices_seeds_and_times(tiny_
     assert label in (results / "tables" / "table2.tex").read_text()
     for figure in ("roc", "shadow_count", "examples", "score_distribution"):
         assert f"experiment tiny, {label}".encode() in (results / "figures" / f"{figure}.pdf").read_bytes(), figure
+
+
+def test_the_manifest_gives_every_models_accuracies(tiny_run):
+    """Training-set accuracy from the logits job's identity query, held-out accuracy from the
+    train job: both for every model, and the training-set one matches the logits."""
+    workdir, config = tiny_run
+    results = workdir / RESULTS
+    training = json.loads((results / "manifest.json").read_text())["training"]
+    logits = np.load(results / "logits" / "4-5.npy")  # models 4 and 5
+    labels = np.load(results / "pool.npz")["y"]
+    info = json.loads((results / "logits" / "4-5.json").read_text())
+    for row, model in enumerate((4, 5)):
+        members = splits.keep_mask(config["seed"], model, len(labels))
+        expected = np.mean(logits[row, members, 0].argmax(axis=-1) == labels[members])
+        assert info["train_accuracy"][row] == pytest.approx(expected)
+    assert 0.0 < training["mean_train_accuracy"] <= 1.0 and 0.0 < training["mean_holdout_accuracy"] <= 1.0

@@ -190,12 +190,12 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
 
 
 def test_default_config_dry_run_and_lint(tmp_path):
-    """The shipped config plans its 64 trainings (4 jobs of 16) without any data present, and lints clean."""
+    """The shipped config plans its 64 trainings (8 jobs of 8) without any data present, and lints clean."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     process = snakemake(tmp_path, "--dry-run")
     jobs = planned_jobs(process)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert jobs["pool"] == 1 and jobs["train"] == 4 and jobs["logits"] == 4 and jobs["scores"] == 4
+    assert jobs["pool"] == 1 and jobs["train"] == 8 and jobs["logits"] == 8 and jobs["scores"] == 8
     assert jobs["attack"] == len(attack_names(config)) and jobs["tables"] == 1 and jobs["manifest"] == 1
     # Every file any job writes (outputs, logs, benchmarks) lies inside results/<experiment>/.
     written = [
@@ -204,7 +204,7 @@ def test_default_config_dry_run_and_lint(tmp_path):
         if line.strip().startswith(("output:", "log:", "benchmark:"))
         for path in line.split(":", 1)[1].split(",")
     ]
-    assert len(written) > 3 * 4 and all(path.startswith("results/fmnist-cnn/") for path in written), written
+    assert len(written) > 3 * 8 and all(path.startswith("results/fmnist-cnn/") for path in written), written
     lint = snakemake(tmp_path, "--lint", check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "Lints for" not in lint.stdout + lint.stderr
