@@ -1,7 +1,7 @@
 """Snakemake adapter: models/<block>.pt -> logits/<block>.npy, float32 [models, pool, queries,
 classes] for the block's models in order, with its sidecar logits/<block>.json (fingerprint,
-models, shape, sha256; lira.artifacts), each model's inference seconds and its accuracy on its own
-training examples (the identity query of its members: the training-set accuracy, for free)."""
+models, shape, sha256; lira.artifacts), each model's inference seconds, and its accuracy on the
+pool's examples it trained on and on those it did not (the identity query: for free)."""
 
 import time
 
@@ -31,7 +31,7 @@ queries = query_set(settings["mirror"], settings["shift"], settings["stride"])
 images = training.to_float_images(pool["x"], device)
 logits = []  # per model: float32 [pool, queries, classes]
 inference_seconds = []  # the forward passes alone, per model (benchmarks/: pipeline overhead)
-train_accuracy = []
+train_accuracy, nonmember_accuracy = [], []
 for model_index in models:
     model = build_model(snakemake.params.model, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
     model.load_state_dict(states[model_index])
@@ -42,8 +42,9 @@ for model_index in models:
     )
     inference_seconds.append(time.perf_counter() - start)
     members = splits.keep_mask(snakemake.config["seed"], model_index, len(pool["y"]))
-    identity = logits[-1][members, 0]  # query 0: the images as they are; [members, classes]
-    train_accuracy.append(float(np.mean(identity.argmax(axis=-1) == pool["y"][members])))
+    correct = logits[-1][:, 0].argmax(axis=-1) == pool["y"]  # query 0: the images as they are
+    train_accuracy.append(float(correct[members].mean()))
+    nonmember_accuracy.append(float(correct[~members].mean()))
 logits = np.stack(logits)  # [models, pool, queries, classes]
 artifacts.write_array_with_info(
     snakemake.output[0],
@@ -54,5 +55,6 @@ artifacts.write_array_with_info(
     queries=len(queries),
     inference_seconds=inference_seconds,
     train_accuracy=train_accuracy,
+    nonmember_accuracy=nonmember_accuracy,
 )
 log.info("logits %s of models %s for %d queries %s", logits.shape, list(models), len(queries), queries)

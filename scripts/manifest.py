@@ -15,13 +15,14 @@ from lira.config import config_hash
 log = io.job_logger(snakemake.log[0])
 config = snakemake.config
 fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, config["seed"])
-# Each block's metrics file lists its models' metrics, and its logits sidecar their training-set
-# accuracies; the manifest lists every model's.
+# Each block's metrics file lists its models' metrics, and its logits sidecar their accuracies on
+# the pool's members and non-members; the manifest lists every model's.
 models = []
 for metrics_path, logits_path in zip(snakemake.input.models, snakemake.input.logits, strict=True):
-    accuracies = artifacts.load_json(logits_path, fingerprint)["train_accuracy"]
-    for metrics, accuracy in zip(artifacts.load_json(metrics_path, fingerprint)["models"], accuracies, strict=True):
-        models.append({**metrics, "train_accuracy": accuracy})
+    info = artifacts.load_json(logits_path, fingerprint)
+    blocks = zip(artifacts.load_json(metrics_path, fingerprint)["models"], info["train_accuracy"], info["nonmember_accuracy"], strict=True)
+    for metrics, train, nonmember in blocks:
+        models.append({**metrics, "train_accuracy": train, "nonmember_accuracy": nonmember})
 results = Path(snakemake.input.pool).parent
 repository = Path(snakemake.scriptdir).parent
 code = provenance.git_state(repository)

@@ -3,8 +3,8 @@ models (lira.splits.model_blocks), trained one after another in this one process
 start-up and torch import are paid once per block, not once per model.
 
 models/<block>.pt holds every model's state dict (lira.artifacts.block_state); models/<block>.json
-holds the fingerprint and each model's metrics (held-out accuracy, loss and seconds per epoch,
-device).
+holds the fingerprint and each model's metrics (loss and seconds per epoch, device, and accuracy
+on the data.holdout_size test images if any).
 
 Each training checkpoints to results/<experiment>/checkpoints/<i>.pt every compute.checkpoint_every
 epochs and after its last one (not a declared output: Snakemake deletes a failed job's outputs,
@@ -80,8 +80,9 @@ for model_index in models:
         {
             "model": model_index,
             "train_examples": len(members),
-            # (The training-set accuracy comes from the logits job's identity query: no second pass.)
-            "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch),
+            # Accuracy on the data.holdout_size test images, when there are any. (The accuracies on
+            # the pool's members and non-members come from the logits job's identity query.)
+            "holdout_accuracy": training.accuracy(model, holdout_images, holdout_labels, batch) if len(holdout_labels) else None,
             "epoch_loss": result.epoch_loss,
             "epoch_seconds": result.epoch_seconds,
             "resumed_from_epoch": result.resumed_from_epoch,
@@ -93,12 +94,7 @@ for model_index in models:
         }
     )
     states[model_index] = {k: v.cpu() for k, v in model.state_dict().items()}
-    log.info(
-        "model %d: held-out accuracy %.4f, %.1f s",
-        model_index,
-        metrics[-1]["holdout_accuracy"],
-        seconds,
-    )
+    log.info("model %d: trained in %.1f s, test-set accuracy %s", model_index, seconds, metrics[-1]["holdout_accuracy"])
 
 buffer = bytes_io.BytesIO()
 torch.save(artifacts.block_state(states), buffer)  # tensors only: weights_only-loadable

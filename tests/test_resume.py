@@ -129,6 +129,7 @@ def test_checkpoint_key_depends_on_settings_and_data():
 def slow_config(fashion_mnist_dir):
     """Blocks of two models that train for a few seconds each, checkpointing every 5 epochs."""
     config = tiny_config(fashion_mnist_dir, shadow_models=4, models_per_job=2)
+    config["data"]["holdout_size"] = 0  # no test images: the train job skips that accuracy
     config["train"]["epochs"] = 300
     config["compute"].update(checkpoint_every=5, runtime_minutes={"train": 7, "logits": 5})
     return config
@@ -207,6 +208,7 @@ def test_a_killed_training_job_resumes_from_its_checkpoint(tmp_path, fashion_mni
     assert [m["epoch_loss"] for m in metrics[0]] == [m["epoch_loss"] for m in metrics[1]]
     assert [m["resumed_from_epoch"] for m in metrics[0]] == [300, epochs_done]
     assert [m["resumed_from_epoch"] for m in metrics[1]] == [0, 0]
+    assert [m["holdout_accuracy"] for m in metrics[0]] == [None, None]
 
     # The cluster settings are no result settings: changing them reruns nothing.
     config["compute"].update(

@@ -72,7 +72,8 @@ def job_wall_times(benchmarks: Path) -> dict[str, float]:
 
 
 def training_summary(model_metrics: list[dict]) -> dict:
-    """Devices, threads, training seconds and accuracies of the models, from models/<i>.json."""
+    """Devices, threads, training seconds and accuracies of the models: on the pool's members
+    (training set) and non-members, and on the test images (holdout, None without any)."""
     devices, threads = {}, {}
     for metrics in model_metrics:
         devices[metrics.get("device", "unknown")] = devices.get(metrics.get("device", "unknown"), 0) + 1
@@ -84,6 +85,7 @@ def training_summary(model_metrics: list[dict]) -> dict:
         "train_seconds": {str(m["model"]): m.get("train_seconds") for m in model_metrics},
         "resumed_from_epoch": {str(m["model"]): m.get("resumed_from_epoch", 0) for m in model_metrics if m.get("resumed_from_epoch")},
         "mean_train_accuracy": _mean(m.get("train_accuracy") for m in model_metrics),
+        "mean_nonmember_accuracy": _mean(m.get("nonmember_accuracy") for m in model_metrics),
         "mean_holdout_accuracy": _mean(m.get("holdout_accuracy") for m in model_metrics),
     }
 
