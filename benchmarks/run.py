@@ -131,16 +131,18 @@ def main(argv=None) -> int:
         print(
             f"ours: lira.gaussian (streamed fit, leave-one-out) + lira.attacks; reference: per-example loop "
             f"(benchmarks/scoring.py). The reference is timed on k = min(n, {REFERENCE_EXAMPLES}) examples and its "
-            "loop time scaled by n / k (its loading is not scaled); scores compared on those k examples."
+            "loop time scaled by n / k (its loading is not scaled); scores compared on those k examples. Ours and the "
+            f"reference alternate {scoring.REPEATS} times per size (fresh processes): median times, median speed-up "
+            "of the runs (range)."
         )
         print(
             table(
-                ["models x examples x queries", "targets", "ours s (fit + score)", "reference s", "timed on k", "speed-up",
+                ["models x examples x queries", "targets", "ours s (fit + score)", "reference s", "timed on k", "speed-up (range)",
                  "ours peak MiB", "reference peak MiB", "input MiB", "max |score diff|", "same scores"],
                 [
                     [f"{r['models']} x {r['examples']:,} x {r['queries']}", r["targets"],
                      f"{r['ours_seconds']:.2f} ({r['ours_fit_seconds']:.2f} + {r['ours_score_seconds']:.2f})",
-                     r["reference_seconds"], r["reference_examples_timed"], f"{r['speedup']:.0f}x", r["ours_peak_rss_mib"],
+                     r["reference_seconds"], r["reference_examples_timed"], f"{r['speedup']:.0f}x ({r['speedup_min']:.0f}-{r['speedup_max']:.0f})", r["ours_peak_rss_mib"],
                      r["reference_peak_rss_mib"], r["input_mib"], f"{r['max_abs_difference']:.1e}", "yes" if r["identical"] else "NO"]
                     for r in results
                 ],

@@ -10,13 +10,14 @@ for the same T targets, each target attacked with the other N-1 models as its sh
   N-1 models, their means and unbiased variances, then the scores. Global variance needs a first
   pass over every example (the squared deviations from each example's own means) before scoring.
 - **ours**: streams over the N models once, one [n, Q] block at a time, into sufficient statistics
-  (lira.gaussian.ShadowFitAccumulator), derives every target's leave-one-out Gaussians from them
-  at once (lira.gaussian.leave_one_out, vectorised over targets, examples and queries) and scores
-  with lira.attacks.lira_online / lira_offline: exactly the library calls of the workflow's fit and
+  (lira.gaussian.ShadowFitAccumulator), then one target at a time derives its leave-one-out
+  Gaussians from them (lira.gaussian.leave_one_out, vectorised over examples and queries) and
+  scores with lira.attacks.lira_online / lira_offline: the library calls of the workflow's fit and
   attack steps.
 
 Each measurement runs in a fresh Python process (`python -m benchmarks.scoring worker ...`), so
-its peak resident memory (ru_maxrss) is its own. Where the reference would take too long it is
+its peak resident memory is its own; ours and the reference alternate three times per size and
+the medians are reported (a shared machine's slow spells hit both sides). Where the reference would take too long it is
 timed on the first k examples and its time scaled by n / k (said so in the output); the scores are
 compared on a problem both sides solved in full (the first k examples; global variance pools over
 exactly the examples scored, so the comparison runs ours on the same k examples too).
@@ -219,15 +220,28 @@ def max_difference(a: dict, b: dict, rows: slice = slice(None), columns: slice =
     return max(float(np.max(np.abs(a[v][rows, columns] - b[v][rows, columns]))) for v in VARIANTS)
 
 
-def compare(n_models: int, n_examples: int, n_queries: int, n_targets: int, reference_examples: int | None, workdir: Path) -> dict:
+REPEATS = 3  # ours and the reference alternate this many times; medians are reported
+
+
+def compare(
+    n_models: int, n_examples: int, n_queries: int, n_targets: int, reference_examples: int | None, workdir: Path, repeats: int = REPEATS
+) -> dict:
     """One size: ours in full; the reference on min(n, reference_examples) examples, scaled by
-    n / k when that is fewer than n; both on that same k-example problem for the score check."""
+    n / k when that is fewer than n; both on that same k-example problem for the score check.
+
+    The two alternate `repeats` times (ours, reference, ours, ...), each run in a fresh process, so
+    that a slow spell of a shared machine hits both; the times are the medians and the speed-up
+    the median of the runs' ratios, with their range."""
     data = workdir / f"{n_models}x{n_examples}x{n_queries}"
     write_synthetic(data, n_models, n_examples, n_queries)
     k = min(n_examples, reference_examples or n_examples)
     subset = k if k < n_examples else None
-    ours = measure("ours", data, n_targets, None, data / "ours.npz")
-    reference = measure("reference", data, n_targets, subset, data / "reference.npz")
+    runs = []
+    for _ in range(repeats):
+        ours = measure("ours", data, n_targets, None, data / "ours.npz")
+        reference = measure("reference", data, n_targets, subset, data / "reference.npz")
+        reference["scaled_seconds"] = reference["load_seconds"] + reference["loop_seconds"] * n_examples / k
+        runs.append((ours, reference))
     with np.load(data / "reference.npz") as reference_scores_, np.load(data / "ours.npz") as our_scores_:
         expected = {v: reference_scores_[v] for v in VARIANTS}
         if subset:
@@ -238,23 +252,27 @@ def compare(n_models: int, n_examples: int, n_queries: int, n_targets: int, refe
             checked = {v: our_scores_[v] for v in VARIANTS}
         difference = max_difference(expected, checked)
         scale = max(float(np.max(np.abs(expected[v]))) for v in VARIANTS)
-    reference_seconds = reference["load_seconds"] + reference["loop_seconds"] * n_examples / k
     for path in data.iterdir():
         path.unlink()
     data.rmdir()
+    ratios = [reference["scaled_seconds"] / ours["seconds"] for ours, reference in runs]
+    median = lambda values: float(np.median(values))  # noqa: E731
     return {
         "models": n_models,
         "examples": n_examples,
         "queries": n_queries,
         "targets": n_targets,
-        "ours_seconds": ours["seconds"],
-        "ours_fit_seconds": ours["fit_seconds"],
-        "ours_score_seconds": ours["score_seconds"],
-        "ours_peak_rss_mib": ours["peak_rss_mib"],
-        "reference_seconds": reference_seconds,
+        "repeats": repeats,
+        "ours_seconds": median([o["seconds"] for o, _ in runs]),
+        "ours_fit_seconds": median([o["fit_seconds"] for o, _ in runs]),
+        "ours_score_seconds": median([o["score_seconds"] for o, _ in runs]),
+        "ours_peak_rss_mib": max(o["peak_rss_mib"] for o, _ in runs),
+        "reference_seconds": median([r["scaled_seconds"] for _, r in runs]),
         "reference_examples_timed": k,
-        "reference_peak_rss_mib": reference["peak_rss_mib"],
-        "speedup": reference_seconds / ours["seconds"],
+        "reference_peak_rss_mib": max(r["peak_rss_mib"] for _, r in runs),
+        "speedup": median(ratios),
+        "speedup_min": min(ratios),
+        "speedup_max": max(ratios),
         "max_abs_difference": difference,
         "max_abs_score": scale,
         "identical": bool(difference <= 1e-9 * max(1.0, scale)),
