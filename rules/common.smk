@@ -94,7 +94,11 @@ def per_try(setting, rule):
     """
 
     def resource(wildcards, attempt):
-        per_model = len(splits.block_models(wildcards.block)) if setting == "runtime_minutes" else 1
+        per_model = (
+            len(splits.block_models(wildcards.block))
+            if setting == "runtime_minutes"
+            else 1
+        )
         return attempt * per_model * COMPUTE[setting][rule]
 
     return resource
