@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -83,3 +84,14 @@ def write_cifar10(root, style="protocol2", seed=0, sizes=(3, 2, 4, 1, 2, 5)):
         batches[name] = cifar_batch(rng, n, "labels", 10)
         write_batch(folder / name, batches[name], style)
     return folder, batches
+
+
+class CodeRunningPickle:
+    """Unpickling this runs `touch marker`: what a planted (malicious) pickle would do. The tests
+    plant it in weights and dataset files and check the marker never appears."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))

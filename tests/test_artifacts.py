@@ -5,7 +5,6 @@ writers."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 import torch
 
 from conftest import REPO
+from formats import CodeRunningPickle
 from lira import artifacts, io, provenance, splits
 from lira.artifacts import ArtifactError
 
@@ -101,16 +101,6 @@ def test_keep_masks_must_be_the_split_designs(tmp_path):
 # --- weights are loaded weights-only ---------------------------------------------------------------
 
 
-class Payload:
-    """Unpickling this runs a command: what a planted checkpoint would do."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_weights_load_and_a_planted_pickle_is_refused_without_running_it(tmp_path):
     state = {"layer.weight": torch.ones(2, 2), "layer.bias": torch.zeros(2)}
     torch.save(state, tmp_path / "good.pt")
@@ -118,7 +108,7 @@ def test_weights_load_and_a_planted_pickle_is_refused_without_running_it(tmp_pat
     assert set(loaded) == set(state) and torch.equal(loaded["layer.weight"], state["layer.weight"])
 
     marker = tmp_path / "code-ran"
-    torch.save({**state, "extra": Payload(marker)}, tmp_path / "planted.pt")
+    torch.save({**state, "extra": CodeRunningPickle(marker)}, tmp_path / "planted.pt")
     with pytest.raises(ArtifactError, match=r"planted\.pt: refused: not a weights-only checkpoint .*GLOBAL posix\.system"):
         artifacts.load_weights(tmp_path / "planted.pt")
     assert not marker.exists()

@@ -1,14 +1,13 @@
 """lira.datasets: tiny files in the real on-disk formats, read through the real loaders."""
 
 import gzip
-import os
 import pickle
 import struct
 
 import numpy as np
 import pytest
 
-from formats import cifar_batch, idx_bytes, python2_pickle, write_batch, write_cifar10
+from formats import CodeRunningPickle, cifar_batch, idx_bytes, python2_pickle, write_batch, write_cifar10
 from lira import datasets
 from lira.datasets import DatasetError
 
@@ -193,18 +192,10 @@ def test_load_cifar100_uses_fine_labels(tmp_path, style):
     np.testing.assert_array_equal(dataset.train.images.reshape(6, 3072), train["data"])
 
 
-class _Exploit:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
 def test_cifar_pickle_with_code_is_refused_without_running_it(tmp_path):
     folder, batches = write_cifar10(tmp_path)
     marker = tmp_path / "exploited"
-    batch = dict(batches["data_batch_3"], labels=_Exploit(marker))
+    batch = dict(batches["data_batch_3"], labels=CodeRunningPickle(marker))
     write_batch(folder / "data_batch_3", batch, "protocol2")
     with pytest.raises(DatasetError, match="data_batch_3") as error:
         datasets.load_dataset("cifar10", tmp_path)

@@ -24,6 +24,7 @@ import torch
 import yaml
 
 from conftest import REPO, SNAKEMAKE, snakemake, write_config
+from formats import CodeRunningPickle
 from lira import artifacts, splits
 from lira.config import config_hash
 
@@ -285,7 +286,7 @@ def plant_weights_of_another_split(results: Path):
 def plant_a_pickle_in_the_weights(results: Path):
     path = results / "models" / "0-3.pt"
     state = torch.load(path, weights_only=True)
-    state["payload"] = Payload(results.parent.parent / "code-ran")
+    state["payload"] = CodeRunningPickle(results.parent.parent / "code-ran")
     torch.save(state, path)
     return "logits/0-3.npy", "results/tiny/models/0-3.pt: refused: not a weights-only checkpoint"
 
@@ -301,14 +302,6 @@ def plant_attack_of_another_pool(results: Path):
     del attack["fingerprint"]
     np.savez(path, **attack)
     return "metrics/lira_online.json", "results/tiny/attacks/lira_online.npz: carries no fingerprint"
-
-
-class Payload:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
 
 
 def _resign(sidecar: Path, path: Path):
