@@ -30,7 +30,6 @@ numpy and the package) is measured live, in this run.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import re
@@ -40,12 +39,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from lira.plan import read_benchmark_seconds
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _tsv_seconds(path: Path) -> float:
-    with path.open() as handle:
-        return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
 
 
 def _find_log(results: Path) -> tuple[Path | None, dict]:
@@ -102,7 +98,7 @@ def analyse(results: Path, cores: int | None = None, measure_startup: bool = Tru
         tsvs = list((results / "benchmarks").rglob("*.tsv"))
         if not tsvs:
             raise FileNotFoundError(f"{results}/benchmarks: no benchmark files and no complete Snakemake log")
-        start = min(p.stat().st_mtime - _tsv_seconds(p) for p in tsvs)
+        start = min(p.stat().st_mtime - read_benchmark_seconds(p) for p in tsvs)
         end = max(p.stat().st_mtime for p in results.rglob("*") if p.is_file())
         wall, source = end - start, "file times (first benchmarked job's start to the newest output)"
         window = (-math.inf, math.inf)
@@ -116,18 +112,18 @@ def analyse(results: Path, cores: int | None = None, measure_startup: bool = Tru
         raise FileNotFoundError(f"{results}/models/*.json: no train job finished during the run")
     metrics = {p.stem: json.loads(p.read_text())["models"] for p in blocks}  # block -> its models' metrics
     compute = {block: sum(sum(m["epoch_seconds"]) for m in models) for block, models in metrics.items()}
-    train_wall = {p.stem: _tsv_seconds(p) for p in of_run((results / "benchmarks" / "train").glob("*.tsv"))}
+    train_wall = {p.stem: read_benchmark_seconds(p) for p in of_run((results / "benchmarks" / "train").glob("*.tsv"))}
     paired = sorted(set(compute) & set(train_wall))  # train jobs with both files
     inference = {}
     for path in of_run((results / "logits").glob("*.json")):
         inference[path.stem] = sum(json.loads(path.read_text()).get("inference_seconds", []))
-    logits_wall = {p.stem: _tsv_seconds(p) for p in of_run((results / "benchmarks" / "logits").glob("*.tsv"))}
+    logits_wall = {p.stem: read_benchmark_seconds(p) for p in of_run((results / "benchmarks" / "logits").glob("*.tsv"))}
     logits_paired = sorted(set(inference) & set(logits_wall))
     walls = {}
     all_tsvs = list((results / "benchmarks").rglob("*.tsv"))
     for path in of_run(all_tsvs):
         rule = path.parent.name if path.parent != results / "benchmarks" else path.stem
-        walls.setdefault(rule, []).append(_tsv_seconds(path))
+        walls.setdefault(rule, []).append(read_benchmark_seconds(path))
     excluded = len(all_blocks) - len(blocks) + len(all_tsvs) - sum(len(v) for v in walls.values())
     cores = cores or 2
     core_seconds = wall * cores

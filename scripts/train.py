@@ -52,7 +52,7 @@ holdout_labels = torch.from_numpy(pool["holdout_y"]).to(device)
 checkpoints = Path(snakemake.output.weights).parent.parent / "checkpoints"
 batch = compute["eval_batch_size"]
 
-states, metrics = {}, []
+states, metrics, finished = {}, [], []  # finished: each model's Checkpoint, removed at the end
 for model_index in models:
     keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
     members = np.flatnonzero(keep)
@@ -73,6 +73,7 @@ for model_index in models:
         every=compute["checkpoint_every"],
         key=training.checkpoint_key(settings, pool["x"][members], pool["y"][members], pool["mean"], pool["std"]),
     )
+    finished.append(checkpoint)
     start = time.perf_counter()
     result = training.train(model, images, labels, snakemake.params.recipe, seed=model_seed, checkpoint=checkpoint, log=log)
     seconds = time.perf_counter() - start
@@ -101,5 +102,5 @@ torch.save(artifacts.block_state(states), buffer)  # tensors only: weights_only-
 with io.atomic_path(snakemake.output.weights) as temporary:
     temporary.write_bytes(buffer.getvalue())
 io.write_json(snakemake.output.metrics, {"fingerprint": fingerprint, "block": block, "models": metrics})
-for model_index in models:
-    (checkpoints / f"{model_index}.pt").unlink(missing_ok=True)
+for checkpoint in finished:
+    checkpoint.remove()

@@ -3,8 +3,8 @@
 The fingerprint names the pool and the split design an artifact was made from: 16 hex digits of
 sha256 over the pool's content hash (stored in pool.npz), the seed (which, with the design,
 decides every model's split and initialisation) and lira.splits.DESIGN (the split design's name and
-version). Every artifact records it (models/<i>.json, logits/<i>.json beside the .npy,
-scores/<i>.npz, shadows/info.json, fit.npz, attacks/<attack>.npz, metrics/<attack>.json) and every
+version). Every artifact records it (models/<block>.json, logits/<block>.json beside the .npy,
+scores/<block>.npz, shadows/info.json, fit.npz, attacks/<attack>.npz, metrics/<attack>.json) and every
 consumer recomputes the expected value from the pool it is given and refuses a mismatch, so logits
 of a model trained on another pool, or with another split design, never enter an attack.
 

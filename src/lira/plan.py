@@ -139,16 +139,18 @@ def read_benchmark_seconds(path: Path) -> float:
 
 
 def comparable(metrics: dict, config: dict) -> bool:
-    """Whether a past training's epochs cost what this config's would: same model, batch size and
-    augmentation, same number of examples. Runs that did not record their settings are taken."""
+    """Whether a past training's epochs cost what this config's would: same model, batch size,
+    augmentation and precision, same number of examples. Runs that did not record their settings are taken."""
     settings = metrics.get("settings")
     examples = metrics.get("train_examples")
     if examples is not None and abs(examples - config["data"]["pool_size"] / 2) > 1:
         return False
     if settings is None:
         return True
-    same = ("batch_size", "augment")
-    return settings["model"] == config["model"] and all(settings["train"][k] == config["train"][k] for k in same)
+    same = {"batch_size": None, "augment": None, "precision": "float32"}  # recorded before precision existed: float32
+    return settings["model"] == config["model"] and all(
+        settings["train"].get(key, default) == config["train"].get(key, default) for key, default in same.items()
+    )
 
 
 def array_shape(path: Path) -> tuple[int, ...] | None:
