@@ -9,16 +9,16 @@ for the same T targets, each target attacked with the other N-1 models as its sh
   and, for each target, over examples in Python: the example's IN and OUT values among the other
   N-1 models, their means and unbiased variances, then the scores. Global variance needs a first
   pass over every example (the squared deviations from each example's own means) before scoring.
-- **ours**: streams over the N models once, one [n, Q] block at a time, into sufficient statistics
-  (lira.gaussian.ShadowFitAccumulator), then one target at a time derives its leave-one-out
-  Gaussians from them (lira.gaussian.leave_one_out, vectorised over examples and queries) and
-  scores with lira.attacks.lira_online / lira_offline: the library calls of the workflow's fit and
-  attack steps.
+- **ours**: reads the N models' values a chunk of examples at a time into sufficient statistics
+  (lira.gaussian.fit_shadow_statistics; memory O(N x chunk x Q) beside the O(n x Q) fit), then
+  one target at a time derives its leave-one-out Gaussians from them (lira.gaussian.leave_one_out,
+  vectorised over examples and queries) and scores with lira.attacks.lira_online / lira_offline:
+  the library calls of the workflow's fit and attack steps.
 
 Each measurement runs in a fresh Python process (`python -m benchmarks.scoring worker ...`), so
 its peak resident memory is its own; ours and the reference alternate three times per size and
-the medians are reported (a shared machine's slow spells hit both sides). Where the reference would take too long it is
-timed on the first k examples and its time scaled by n / k (said so in the output); the scores are
+the medians are reported (a shared machine's slow spells hit both sides). Where the reference
+would take too long it is timed on the first k examples and its time scaled by n / k (said so in the output); the scores are
 compared on a problem both sides solved in full (the first k examples; global variance pools over
 exactly the examples scored, so the comparison runs ours on the same k examples too).
 """
@@ -40,7 +40,7 @@ from scipy.special import log_ndtr
 
 from lira import splits
 from lira.attacks import lira_offline, lira_online
-from lira.gaussian import FIT_BLOCK, MIN_VARIANCE, ShadowFitAccumulator, leave_one_out
+from lira.gaussian import MIN_VARIANCE, fit_shadow_statistics, leave_one_out
 
 VARIANTS = ("online", "online_global", "offline", "offline_global")
 OFFLINE_TEST = "one-sided"  # the config's default (paper Eq. 4), on both sides
@@ -67,32 +67,37 @@ def write_synthetic(directory: Path, n_models: int, n_examples: int, n_queries: 
     np.save(directory / "keep.npy", keep)
 
 
-class ModelReader:
-    """Reads blocks of models [B, n, Q] of a float32 [N, n, Q] .npy file with plain file reads, so
-    that streaming over models holds one block in memory (a memory map would leave every page it
-    touched resident and counted in the peak memory)."""
+class StackReader:
+    """A float32 [N, n, Q] .npy file read with plain file reads, in the two ways ours needs it:
+    reader[:, a:b] (every model's values of examples a..b-1: the fit) and reader[a:b] (models
+    a..b-1: the targets). Memory holds what was read, no more (a memory map would leave every page
+    it touched resident and counted in the peak memory). Only the first `examples` examples when
+    given (the score check runs on a subset)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, examples: int | None = None):
         self.handle = open(path, "rb")
         version = np.lib.format.read_magic(self.handle)
         if version == (1, 0):
-            self.shape, _, self.dtype = np.lib.format.read_array_header_1_0(self.handle)
+            shape, _, self.dtype = np.lib.format.read_array_header_1_0(self.handle)
         else:
-            self.shape, _, self.dtype = np.lib.format.read_array_header_2_0(self.handle)
+            shape, _, self.dtype = np.lib.format.read_array_header_2_0(self.handle)
         self.offset = self.handle.tell()
+        self.stored_examples = shape[1]
+        self.shape = (shape[0], min(shape[1], examples or shape[1]), shape[2])
 
-    def __call__(self, start: int, stop: int) -> np.ndarray:
-        """Models start..stop-1, [B, n, Q], read into a buffer reused from call to call (valid
-        until the next call)."""
-        n, q = self.shape[1:]
-        stop = min(stop, self.shape[0])
-        if getattr(self, "buffer", None) is None or len(self.buffer) < stop - start:
-            self.buffer = np.empty((stop - start, n, q), dtype=self.dtype)
-        block = self.buffer[: stop - start]
-        self.handle.seek(self.offset + start * n * q * self.dtype.itemsize)
-        if self.handle.readinto(memoryview(block).cast("B")) != block.nbytes:
-            raise EOFError(f"{self.handle.name}: models {start}..{stop - 1} are truncated")
-        return block
+    def __getitem__(self, key) -> np.ndarray:
+        models, examples = key if isinstance(key, tuple) else (key, slice(None))
+        models = range(*models.indices(self.shape[0]))
+        examples = range(*examples.indices(self.shape[1]))
+        if models.step != 1 or examples.step != 1:
+            raise IndexError("StackReader reads contiguous ranges only")
+        out = np.empty((len(models), len(examples), self.shape[2]), dtype=self.dtype)
+        row_bytes = self.shape[2] * self.dtype.itemsize
+        for index, model in enumerate(models):  # one read per model: its examples are contiguous
+            self.handle.seek(self.offset + (model * self.stored_examples + examples.start) * row_bytes)
+            if self.handle.readinto(memoryview(out[index]).cast("B")) != out[index].nbytes:
+                raise EOFError(f"{self.handle.name}: model {model} is truncated")
+        return out
 
 
 # --- the two implementations -------------------------------------------------------------------
@@ -147,24 +152,22 @@ class OurTimes:
     score: float
 
 
-def our_scores(read_models, n_models: int, keep: np.ndarray, n_targets: int, examples: int | None = None):
-    """Ours: stream the models, FIT_BLOCK at a time, into sufficient statistics (the fit job);
-    then read the targets' values again and, one target at a time as lira.attacks.run does, get
-    its leave-one-out Gaussians and the four variants (the attack jobs, sharing one leave-one-out).
-    read_models(start, stop) -> [B, n, Q]; only the first `examples` examples when given.
+def our_scores(stack, keep: np.ndarray, n_targets: int):
+    """Ours: the fit job's sufficient statistics, read a chunk of examples at a time for every
+    model (lira.gaussian.fit_shadow_statistics); then the targets' values and, one target at a
+    time as lira.attacks.run does, its leave-one-out Gaussians and the four variants (the attack
+    jobs, sharing one leave-one-out). stack: a StackReader [N, n, Q]; keep [N, >= n].
     Returns (variant -> [T, n], OurTimes)."""
+    n_models, n_examples, _ = stack.shape
+    keep = keep[:, :n_examples]
     start = time.perf_counter()
-    accumulator = ShadowFitAccumulator()
-    for first in range(0, n_models, FIT_BLOCK):
-        block = read_models(first, first + FIT_BLOCK)[:, :examples]
-        accumulator.add(block, keep[first : first + len(block), : block.shape[1]])
-    fit = accumulator.result()
+    fit = fit_shadow_statistics(stack, keep)
     fitted = time.perf_counter()
-    targets = read_models(0, n_targets)[:, :examples]  # as the attack job reads them from the stack
-    scores = {variant: np.empty(targets.shape[:2]) for variant in VARIANTS}
+    targets = stack[0:n_targets]  # [T, n, Q], as the attack job reads them from the stack
+    scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}
     for t in range(n_targets):
         phi = np.asarray(targets[t], dtype=np.float64)  # [n, Q]
-        params = leave_one_out(fit, phi, keep[t, : phi.shape[0]])
+        params = leave_one_out(fit, phi, keep[t])
         scores["online"][t] = lira_online(phi, params)
         scores["online_global"][t] = lira_online(phi, params, global_variance=True)
         scores["offline"][t] = lira_offline(phi, params, test=OFFLINE_TEST)
@@ -198,8 +201,7 @@ def worker(implementation: str, data: Path, n_targets: int, examples: int | None
         scores = reference_scores(phi, keep[:, : phi.shape[1]], n_targets)
         times = {"load_seconds": loaded - start, "loop_seconds": time.perf_counter() - loaded}
     else:
-        reader = ModelReader(data / "phi.npy")
-        scores, ours = our_scores(reader, reader.shape[0], keep, n_targets, examples)
+        scores, ours = our_scores(StackReader(data / "phi.npy", examples), keep, n_targets)
         times = {"fit_seconds": ours.fit, "score_seconds": ours.score}
     seconds = time.perf_counter() - start
     np.savez(output, **scores)

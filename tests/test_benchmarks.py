@@ -29,8 +29,7 @@ def test_reference_and_ours_give_the_same_scores(tmp_path, n_models, n_examples,
     # (4 models: a group left with one value after leave-one-out takes the pooled variance.)
     phi, keep = _synthetic(tmp_path, n_models, n_examples, n_queries)
     expected = scoring.reference_scores(phi, keep, n_targets)
-    reader = scoring.ModelReader(tmp_path / "phi.npy")
-    ours, _ = scoring.our_scores(reader, n_models, keep, n_targets)
+    ours, _ = scoring.our_scores(scoring.StackReader(tmp_path / "phi.npy"), keep, n_targets)
     for variant in scoring.VARIANTS:
         assert ours[variant].shape == (n_targets, n_examples)
         assert np.all(np.isfinite(ours[variant]))
@@ -66,13 +65,20 @@ def test_subset_comparison_and_speedup_fields(tmp_path):
     assert 0 < result["speedup_min"] <= result["speedup"] <= result["speedup_max"]
 
 
-def test_model_reader_reads_blocks(tmp_path):
+def test_stack_reader_reads_models_and_example_ranges(tmp_path):
     phi, _ = _synthetic(tmp_path, 5, 7, 3)
-    reader = scoring.ModelReader(tmp_path / "phi.npy")
+    reader = scoring.StackReader(tmp_path / "phi.npy")
     assert reader.shape == (5, 7, 3)
-    np.testing.assert_array_equal(reader(1, 3), phi[1:3])
-    np.testing.assert_array_equal(reader(4, 99), phi[4:5])  # stops at the last model
-    np.testing.assert_array_equal(reader(0, 5), phi)
+    np.testing.assert_array_equal(reader[1:3], phi[1:3])
+    np.testing.assert_array_equal(reader[4:99], phi[4:5])  # stops at the last model
+    np.testing.assert_array_equal(reader[:, 2:5], phi[:, 2:5])
+    np.testing.assert_array_equal(reader[:, 6:99], phi[:, 6:])
+    subset = scoring.StackReader(tmp_path / "phi.npy", examples=4)  # the first 4 examples only
+    assert subset.shape == (5, 4, 3)
+    np.testing.assert_array_equal(subset[0:5], phi[:, :4])
+    np.testing.assert_array_equal(subset[:, 2:99], phi[:, 2:4])
+    with pytest.raises(IndexError):
+        reader[::2]
 
 
 def test_pipeline_overhead_arithmetic(tmp_path):

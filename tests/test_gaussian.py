@@ -100,36 +100,32 @@ def test_empty_group_gives_nan_mean_and_floored_variance():
         np.testing.assert_array_equal(params.var_in_global[t], MIN_VARIANCE)
 
 
-def test_streaming_accumulator_equals_all_at_once_fit():
-    rng = np.random.default_rng(9)
-    keep = splits.keep_matrix(4, 12, 21)
-    phi = rng.normal(loc=5.0, size=(12, 21, 4))
-    batch = gaussian.fit_shadow_statistics(phi, keep)
-    accumulator = gaussian.ShadowFitAccumulator()
-    for i in range(12):
-        accumulator.add(phi[i].tolist(), keep[i].astype(int))  # lists and 0/1 ints are accepted too
-    streamed = accumulator.result()
-    assert accumulator.n_models == 12
-    for name, value in batch.to_arrays().items():  # the same sums, in another order
-        np.testing.assert_allclose(getattr(streamed, name), value, rtol=1e-14, atol=1e-13, err_msg=name)
-    np.testing.assert_array_equal(batch.count_in, keep.sum(axis=0))
-    np.testing.assert_array_equal(batch.count_out, (~keep).sum(axis=0))
-    np.testing.assert_array_equal(batch.shift, phi[0])
+class ExampleRangeReader:
+    """Reads phi[:, a:b] only (as a stack on disk is read), counting the reads."""
+
+    def __init__(self, phi):
+        self.phi, self.shape, self.reads = phi, phi.shape, []
+
+    def __getitem__(self, key):
+        models, examples = key
+        assert models == slice(None) and examples.step is None
+        self.reads.append((examples.start, min(examples.stop, self.shape[1])))
+        return self.phi[:, examples].copy()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_block_sums_equal_masked_sums_over_several_chunks(dtype):
-    # Blocks of uneven sizes, more examples than one chunk holds, arbitrary (not paired) masks:
-    # the matrix products give the sums of the straightforward masked formulas.
+def test_fit_sums_equal_masked_sums_over_several_reads_and_chunks(dtype, monkeypatch):
+    # More examples than one read and one chunk hold, arbitrary (not paired) masks: the matrix
+    # products give the sums of the straightforward masked formulas, read a range at a time.
     rng = np.random.default_rng(14)
     n_models, n, q = 37, 3000, 5
     keep = rng.random((n_models, n)) < 0.4
     phi = (rng.normal(size=(1, n, q)) * 3 + rng.normal(size=(n_models, n, q))).astype(dtype)
-    accumulator = gaussian.ShadowFitAccumulator()
-    for start, stop in ((0, 1), (1, 20), (20, 37)):
-        accumulator.add(phi[start:stop], keep[start:stop])
-    fit = accumulator.result()
-    assert n * q > gaussian.ShadowFitAccumulator.CHUNK_VALUES // 19  # several chunks per block
+    monkeypatch.setattr(gaussian, "READ_VALUES", n_models * q * 700)  # 700 examples per read
+    reader = ExampleRangeReader(phi)
+    fit = gaussian.fit_shadow_statistics(reader, keep)
+    assert reader.reads == [(0, 700), (700, 1400), (1400, 2100), (2100, 2800), (2800, 3000)]
+    assert 700 > gaussian.FIT_CHUNK_VALUES // (n_models * q)  # several chunks per read
     centred = phi.astype(np.float64) - phi[0].astype(np.float64)
     inside = keep[..., None]
     expected = {
@@ -140,9 +136,17 @@ def test_block_sums_equal_masked_sums_over_several_chunks(dtype):
     }
     for name, value in expected.items():
         np.testing.assert_allclose(getattr(fit, name), value, rtol=1e-12, atol=1e-11, err_msg=name)
+        assert getattr(fit, name).flags.c_contiguous
     np.testing.assert_array_equal(fit.count_in, keep.sum(axis=0))
     np.testing.assert_array_equal(fit.count_out, n_models - keep.sum(axis=0))
+    np.testing.assert_array_equal(fit.shift, phi[0].astype(np.float64))
     assert fit.shift.dtype == np.float64 and fit.sum_in.dtype == np.float64
+    # The same fit from the array in memory (one read), and from lists with 0/1 masks.
+    whole = gaussian.fit_shadow_statistics(phi, keep)
+    listed = gaussian.fit_shadow_statistics(phi.tolist(), keep.astype(int))
+    for name, value in fit.to_arrays().items():
+        np.testing.assert_array_equal(getattr(whole, name), value, err_msg=name)
+        np.testing.assert_array_equal(getattr(listed, name), value, err_msg=name)
 
 
 def test_leave_one_out_over_several_chunks_matches_direct_computation():
@@ -205,18 +209,14 @@ def test_to_arrays_from_arrays_round_trip_with_prefix(tmp_path):
 
 
 def test_shape_mismatch_errors():
-    accumulator = gaussian.ShadowFitAccumulator()
     with pytest.raises(ValueError, match="no shadow models"):
-        accumulator.result()
-    with pytest.raises(ValueError):
-        accumulator.add(np.zeros(5), np.zeros(5, dtype=bool))  # phi must be [n, Q]
-    with pytest.raises(ValueError):
-        accumulator.add(np.zeros((5, 2)), np.zeros(4, dtype=bool))  # keep length != n
-    accumulator.add(np.zeros((5, 2)), np.zeros(5, dtype=bool))
-    with pytest.raises(ValueError, match="first model"):
-        accumulator.add(np.zeros((5, 3)), np.zeros(5, dtype=bool))
-    with pytest.raises(ValueError):
+        gaussian.fit_shadow_statistics(np.zeros((0, 5, 2)), np.zeros((0, 5), dtype=bool))
+    with pytest.raises(ValueError, match=r"phi \[N, n, Q\]"):
+        gaussian.fit_shadow_statistics(np.zeros((3, 5)), np.zeros((3, 5), dtype=bool))  # no query axis
+    with pytest.raises(ValueError, match=r"\(2, 5\)"):
         gaussian.fit_shadow_statistics(np.zeros((3, 5, 2)), np.zeros((2, 5), dtype=bool))  # N differs
+    with pytest.raises(ValueError, match=r"\(3, 4\)"):
+        gaussian.fit_shadow_statistics(np.zeros((3, 5, 2)), np.zeros((3, 4), dtype=bool))  # n differs
 
 
 def test_groups_with_one_value_take_the_pooled_variance():

@@ -2,11 +2,11 @@
 
 The fit keeps sufficient statistics (counts, sums and sums of squares) instead of means and
 variances, so the statistics "over every shadow except target t" follow by subtracting t's own
-contribution: no refit per target, and the fit can stream over models one at a time.
+contribution: no refit per target, and the fit streams over the examples a chunk at a time.
 
 Shapes: N models, n pool examples, Q queries. Sums are taken of (phi - shift), where `shift` is the
 first model's value of each (example, query): any value close to the data keeps the sums of squares
-well conditioned, and the first model's is at hand when streaming.
+well conditioned, and the first model's is at hand in every chunk of examples.
 """
 
 from __future__ import annotations
@@ -49,94 +49,72 @@ class ShadowFit:
         return cls(**{f.name: np.asarray(arrays[prefix + f.name]) for f in fields(cls)})
 
 
-class ShadowFitAccumulator:
-    """Builds a ShadowFit one model, or one block of models, at a time, so memory stays
-    O(block x pool x queries).
+# Values of one read of the fit, [N, rows, Q] float32 (16 MiB): a memory-mapped or on-disk stack is
+# read in pieces this large, for every model at once.
+READ_VALUES = 1 << 22
+# Values of one chunk of the fit's arithmetic, [N, rows, Q] float64 (512 KiB): it stays in the L2
+# cache through the conversion, centring and both products (64k-256k values ran equally fast).
+FIT_CHUNK_VALUES = 65536
 
-    A block phi [B, n, Q] is added a few hundred examples at a time, so that a chunk stays in the
-    CPU cache through every step: converted to float64 and centred on the shift, then summed over
-    the block's models by matrix products, one per example x,
 
-        [keep_x; 1 - keep_x] [2, B]  @  (phi_x - shift_x) [B, Q]  ->  [sum_in_x; sum_out_x] [2, Q],
+def fit_shadow_statistics(phi, keep) -> ShadowFit:
+    """ShadowFit of phi [N, n, Q] with keep masks [N, n].
+
+    phi may be an array, a memory map or anything that reads phi[:, a:b] (every model's values
+    of examples a..b-1) as an array: it is read READ_VALUES at a time, so memory stays
+    O(N x rows x Q) beside the O(n x Q) result. Each chunk is converted to float64, centred on
+    the first model's values, and summed over the N models by one matrix product per example x,
+
+        [keep_x; 1 - keep_x] [2, N]  @  (phi_x - shift_x) [N, Q]  ->  [sum_in_x; sum_out_x] [2, Q],
 
     and the same product of the squared centred values for the sums of squares. The products
-    mask and sum in one pass at BLAS speed where element-wise numpy needs ten passes over every
-    value (benchmarks/, README "Performance"); each is tiny (2 x B x Q), so BLAS runs it in the
-    calling thread. The sums are those of adding np.where(keep, phi - shift, 0) model by model,
-    up to rounding (the order of summation).
+    mask and sum in one pass at BLAS speed where element-wise numpy needs several passes over
+    every value (benchmarks/, README "Performance"). The sums equal those of
+    np.where(keep, phi - shift, 0).sum(axis=0) up to rounding (the order of summation).
     """
-
-    # Values of one chunk [B, rows, Q]: 1 MiB of float64 stays in a 2 MiB L2 cache.
-    CHUNK_VALUES = 131072
-
-    def __init__(self):
-        self.n_models = 0
-
-    def add(self, phi: np.ndarray, keep: np.ndarray) -> None:
-        """Add one model's statistic phi [n, Q] with its keep mask [n], or a block of models,
-        phi [B, n, Q] with keep [B, n]."""
-        phi = np.asarray(phi)
-        keep = np.asarray(keep, dtype=bool)
-        if phi.ndim == 2 and keep.shape == phi.shape[:1]:
-            phi, keep = phi[None], keep[None]
-        if phi.ndim != 3 or keep.shape != phi.shape[:2]:
-            raise ValueError(f"expected phi [n, Q] and keep [n] (or [B, n, Q] and [B, n]), got {phi.shape} and {keep.shape}")
-        if len(phi) == 0:
-            return
-        if self.n_models == 0:
-            self.shift = np.array(phi[0], dtype=np.float64)
-            # [sum, sum of squares] x [IN, OUT]: one array, so that a chunk's four sums are added at once.
-            self._sums = np.zeros((2, 2, *self.shift.shape))
-            self.count_in = np.zeros(phi.shape[1], dtype=np.int64)
-        elif phi.shape[1:] != self.shift.shape:
-            raise ValueError(f"model {self.n_models}: phi shape {phi.shape[1:]} != first model's {self.shift.shape}")
-        n_models, n, n_queries = phi.shape
-        inside = np.ascontiguousarray(keep.T)  # [n, B]: each example's weights contiguous
-        outside = ~inside
-        rows = max(1, self.CHUNK_VALUES // (n_models * max(n_queries, 1)))
-        centred_buffer = np.empty((n_models, min(rows, n), n_queries))
-        weights_buffer = np.empty((min(rows, n), 2, n_models))
-        sums_buffer = np.empty((2, 2, min(rows, n), n_queries))
-        for start in range(0, n, rows):
-            part = slice(start, min(start + rows, n))
-            size = part.stop - start
-            centred, weights, sums = centred_buffer[:, :size], weights_buffer[:size], sums_buffer[:, :, :size]
-            np.copyto(centred, phi[:, part])  # to float64, exact
-            centred -= self.shift[part]
-            np.copyto(weights[:, 0], inside[part])
-            np.copyto(weights[:, 1], outside[part])
-            # Per example: weights [rows, 2, B] @ centred [rows, B, Q] -> [rows, 2, Q], written
-            # straight into sums [2, rows, Q] (IN, OUT).
-            np.matmul(weights, centred.transpose(1, 0, 2), out=sums[0].transpose(1, 0, 2))
+    keep = np.asarray(keep, dtype=bool)
+    phi = phi if hasattr(phi, "shape") else np.asarray(phi)  # nested lists: as an array
+    shape = tuple(phi.shape)
+    if len(shape) != 3 or keep.shape != shape[:2]:
+        raise ValueError(f"expected phi [N, n, Q] and keep [N, n], got {shape} and {keep.shape}")
+    n_models, n, n_queries = shape
+    if n_models == 0:
+        raise ValueError("no shadow models to fit")
+    shift = np.empty((n, n_queries))
+    # [sum, sum of squares] x example x [IN, OUT] x query: one product writes a chunk's IN and OUT sums.
+    sums = np.empty((2, n, 2, n_queries))
+    values_per_example = n_models * max(n_queries, 1)
+    read_rows = max(1, READ_VALUES // values_per_example)
+    rows = max(1, FIT_CHUNK_VALUES // values_per_example)
+    centred_buffer = np.empty((n_models, min(rows, n), n_queries))
+    weights_buffer = np.empty((min(rows, n), 2, n_models))
+    for read_start in range(0, n, read_rows):
+        block = np.asarray(phi[:, read_start : read_start + read_rows])  # [N, read rows, Q]
+        block_keep = np.ascontiguousarray(keep[:, read_start : read_start + len(block[0])].T)  # [read rows, N]
+        for start in range(0, block.shape[1], rows):
+            part = slice(start, min(start + rows, block.shape[1]))
+            examples = slice(read_start + part.start, read_start + part.stop)
+            centred, weights = centred_buffer[:, : part.stop - start], weights_buffer[: part.stop - start]
+            np.copyto(centred, block[:, part])  # to float64, exact
+            np.copyto(shift[examples], centred[0])
+            centred -= shift[examples]
+            np.copyto(weights[:, 0], block_keep[part])
+            np.subtract(1.0, weights[:, 0], out=weights[:, 1])
+            # Per example: weights [rows, 2, N] @ centred [rows, N, Q] -> [rows, 2, Q] (IN, OUT).
+            np.matmul(weights, centred.transpose(1, 0, 2), out=sums[0, examples])
             centred *= centred
-            np.matmul(weights, centred.transpose(1, 0, 2), out=sums[1].transpose(1, 0, 2))
-            self._sums[:, :, part] += sums
-        self.count_in += keep.sum(axis=0)
-        self.n_models += n_models
-
-    def result(self) -> ShadowFit:
-        if self.n_models == 0:
-            raise ValueError("no shadow models to fit")
-        count_out = self.n_models - self.count_in
-        (sum_in, sum_out), (sumsq_in, sumsq_out) = self._sums
-        return ShadowFit(self.shift, self.count_in, sum_in, sumsq_in, count_out, sum_out, sumsq_out)
-
-
-# Models per block when fitting a whole [N, n, Q] array (in memory or memory-mapped). Larger
-# blocks make the per-example products longer but need a larger buffer for the block (benchmarks/
-# reads one block at a time), and fresh memory is slow to fault in: 16 and 32 ran equally fast.
-FIT_BLOCK = 16
-
-
-def fit_shadow_statistics(phi: np.ndarray, keep: np.ndarray) -> ShadowFit:
-    """ShadowFit of phi [N, n, Q] with keep masks [N, n], added FIT_BLOCK models at a time."""
-    keep = np.asarray(keep)
-    if np.ndim(phi) != 3 or keep.shape != np.shape(phi)[:2]:
-        raise ValueError(f"expected phi [N, n, Q] and keep [N, n], got {np.shape(phi)} and {keep.shape}")
-    accumulator = ShadowFitAccumulator()
-    for start in range(0, len(phi), FIT_BLOCK):
-        accumulator.add(phi[start : start + FIT_BLOCK], keep[start : start + FIT_BLOCK])
-    return accumulator.result()
+            np.matmul(weights, centred.transpose(1, 0, 2), out=sums[1, examples])
+    count_in = keep.sum(axis=0)
+    (sum_in, sum_out), (sumsq_in, sumsq_out) = (np.moveaxis(part, 1, 0) for part in sums)
+    return ShadowFit(
+        shift,
+        count_in,
+        np.ascontiguousarray(sum_in),
+        np.ascontiguousarray(sumsq_in),
+        n_models - count_in,
+        np.ascontiguousarray(sum_out),
+        np.ascontiguousarray(sumsq_out),
+    )
 
 
 @dataclass
