@@ -14,7 +14,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import erfc, log_ndtr
 
 from .gaussian import GaussianParams, row_chunks
 
@@ -51,6 +50,10 @@ def log_normal_cdf(z: np.ndarray, out: np.ndarray | None = None, scratch: np.nda
     without the costlier erfcx. For z < LOG_NDTR_TAIL (and -inf) scipy's log_ndtr is used; NaN
     stays NaN. `out` may be z itself; `scratch`, an array shaped like z, saves an allocation
     (in a loop, large temporaries cost page faults every time)."""
+    # Imported here: scipy.special takes a quarter of a second to import, and of the attack jobs
+    # only the one-sided offline ones need it.
+    from scipy.special import erfc, log_ndtr
+
     z = np.asarray(z, dtype=np.float64)
     below, above, tail = z < 0, z >= 0, z < LOG_NDTR_TAIL  # NaN: none of them
     tail_values = log_ndtr(z[tail]) if tail.any() else None
