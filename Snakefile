@@ -1,6 +1,6 @@
 # LiRA, the Likelihood Ratio Attack (Carlini et al., IEEE S&P 2022), as a Snakemake workflow.
 #
-#   pool -> train (one job per shadow model) -> logits -> scores -> shadows -> fit -> attack
+#   pool -> train (one job per block of shadow models) -> logits -> shadows -> fit -> attack
 #        -> evaluate -> tables; figures
 #
 # Every output lives under results/<experiment>/; config.yaml explains every setting.
@@ -17,7 +17,6 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/logits.smk"
-include: "rules/scores.smk"
 include: "rules/fit.smk"
 include: "rules/attack.smk"
 include: "rules/evaluate.smk"

@@ -9,7 +9,7 @@ Read from the run's own files (nothing is rerun):
 - results/<experiment>/logits/<block>.json: each model's `inference_seconds`, the forward passes
   over pool x queries measured inside the job (no start-up, loading or writing);
 - results/<experiment>/benchmarks/<rule>/*.tsv: Snakemake's `benchmark:` files, wall seconds `s`
-  of each train, logits, scores, shadows, fit, attack, evaluate, tables and figure job;
+  of each train, logits, shadows, fit, attack, evaluate, tables and figure job;
 - the run's Snakemake log (.snakemake/log/*.log next to results/): `Date:` (start), `Elapsed
   time:` (the workflow's wall time) and `--cores`. Without a complete log, the wall time is taken
   from file times: the first benchmarked job's start (its .tsv's mtime minus its `s`) to the

@@ -64,7 +64,7 @@ EXPERIMENT = config["experiment"]
 N_MODELS = config["shadow_models"]
 N_TARGETS = config["attack"]["targets"]
 
-# Shadow models are trained, queried and scored in blocks of models_per_job, one job per block
+# Shadow models are trained and queried in blocks of models_per_job, one job per block
 # (lira.splits.model_blocks: "0-7", "8-15", ...): one Python start-up and torch import per block.
 from lira import splits
 
@@ -74,13 +74,7 @@ BLOCKS = splits.model_blocks(N_MODELS, config["models_per_job"])
 from lira import catalog
 
 ATTACKS = list(catalog.attacks(config))
-STACKED = [
-    "logit_scaled_confidence",
-    "hinge",
-    "loss",
-    "modified_entropy",
-    "probability",
-]
+STACKED = list(catalog.STACKED_STATISTICS)
 
 # The GPU resource makes `--resources gpu=K` and SLURM's --gpus see the jobs that need a device.
 COMPUTE = config["compute"]

@@ -1,8 +1,11 @@
 rule shadows:
-    """Stack every model's statistics into one array per statistic, [N, pool, queries] float32,
-    with keep.npy, bool [N, pool]: what model i trained on. Attacks memory-map these."""
+    """Every model's per-example statistics (logit-scaled confidence, hinge, loss, modified
+    entropy, probability of the label), computed from each block's logits and stacked into one
+    array per statistic, [N, pool, queries] float32, with keep.npy, bool [N, pool]: what model i
+    trained on. Attacks memory-map these."""
     input:
-        scores=block_outputs("scores", ".npz"),
+        logits=block_outputs("logits", ".npy"),
+        logits_info=block_outputs("logits", ".json"),
         pool=result("pool.npz"),
     output:
         **SHADOWS,
@@ -15,6 +18,9 @@ rule shadows:
     params:
         seed=setting("seed"),
         blocks=BLOCKS,
+        # Computed here from the cached logits, so adding a statistic reruns this job, never the
+        # models' inference.
+        statistics=STACKED,
     script:
         "../scripts/shadows.py"
 

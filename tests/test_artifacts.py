@@ -89,6 +89,18 @@ def test_an_array_and_its_sidecar_must_match(tmp_path):
         artifacts.load_array_with_info(npy, info, "a" * 16, "logits")
 
 
+def test_a_blocks_logits_must_be_of_its_models(tmp_path):
+    logits = np.zeros((2, 3, 4, 5), np.float32)
+    npy, info = tmp_path / "4-5.npy", tmp_path / "4-5.json"
+    artifacts.write_array_with_info(npy, info, logits, fingerprint="a" * 16, models=[4, 5])
+    loaded, sidecar = artifacts.load_logits(npy, info, "a" * 16, range(4, 6), (2, 3, 4, 5))
+    assert np.array_equal(loaded, logits) and sidecar["models"] == [4, 5]
+    with pytest.raises(ArtifactError, match=r"4-5\.json: describes models \[4, 5\], not \[0, 1\]"):
+        artifacts.load_logits(npy, info, "a" * 16, range(2), (2, 3, 4, 5))
+    with pytest.raises(ArtifactError, match=r"4-5\.npy: logits has shape \[2, 3, 4, 5\], expected \[2, 3, 6, 5\]"):
+        artifacts.load_logits(npy, info, "a" * 16, range(4, 6), (2, 3, 6, 5))
+
+
 def test_keep_masks_must_be_the_split_designs(tmp_path):
     keep = splits.keep_matrix(3, 4, 10)
     assert artifacts.check_keep("keep.npy", keep, 3, 4, 10) is keep

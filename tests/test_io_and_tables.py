@@ -87,6 +87,28 @@ def test_save_array_round_trip(tmp_path):
     assert not (tmp_path / "b.npy").exists() and leftovers(tmp_path) == []
 
 
+def test_atomic_memmaps_appear_only_when_complete(tmp_path):
+    paths = {"a": tmp_path / "out" / "a.npy", "b": tmp_path / "out" / "b.npy"}
+    with io.atomic_memmaps(paths, np.float32, (3, 2)) as maps:
+        maps["a"][:] = 1.5
+        maps["b"][1] = [2, 3]
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy.part.npy", "b.npy.part.npy"]
+    np.testing.assert_array_equal(np.load(paths["a"]), np.full((3, 2), 1.5, np.float32))
+    np.testing.assert_array_equal(np.load(paths["b"]), [[0, 0], [2, 3], [0, 0]])
+    assert np.load(paths["b"]).dtype == np.float32
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy", "b.npy"]
+
+
+def test_atomic_memmaps_leave_nothing_of_a_failed_write(tmp_path):
+    paths = {"a": tmp_path / "a.npy", "b": tmp_path / "b.npy"}
+    paths["b"].write_text("previous")
+    with pytest.raises(RuntimeError, match="killed"):
+        with io.atomic_memmaps(paths, np.float32, (3, 2)) as maps:
+            maps["a"][:] = 1.0
+            raise RuntimeError("killed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.npy"] and paths["b"].read_text() == "previous"
+
+
 def test_json_and_text(tmp_path):
     value = {"b": [1, 2.5, None], "a": {"nested": "x"}}
     io.write_json(tmp_path / "v.json", value)

@@ -8,6 +8,7 @@ import statistics
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import yaml
 
@@ -68,22 +69,35 @@ TIMINGS = plan.Timings(
 
 def test_estimate_arithmetic():
     config = plan.load_config(REPO / "config", [CIFAR10])
-    everything = {"pool": 1, "train": 256, "logits": 256, "scores": 256}
-    pending = {"train": 200, "logits": 256, "scores": 256}
+    everything = {"pool": 1, "train": 256, "logits": 256, "shadows": 1, "fit": 1}
+    pending = {"train": 200, "logits": 256, "shadows": 1, "fit": 1}
     logits_bytes = 128 + 4 * 50000 * 18 * 10  # float32 [pool, queries, classes] per model
-    scores_bytes = 5 * (128 + 4 * 50000 * 18)
+    stacked_bytes = 5 * 4 * 50000 * 18 + 50000  # a model's rows of the 5 float32 stacks and of keep.npy
     result = plan.estimate(config, everything, pending, TIMINGS)
     assert result.train_job_seconds == 10 + 100 * 2.0
     assert result.device_hours == pytest.approx({"train": 200 * 210 / 3600, "logits": 256 * 5 / 3600})
-    assert result.disk_bytes_to_write == pytest.approx(200 * 6e6 + 256 * (logits_bytes + scores_bytes))
-    assert result.disk_bytes_total == pytest.approx(256 * (6e6 + logits_bytes + scores_bytes) + 60000 * (3072 + 8))
+    assert result.disk_bytes_to_write == pytest.approx(200 * 6e6 + 256 * (logits_bytes + stacked_bytes))
+    assert result.disk_bytes_total == pytest.approx(256 * (6e6 + logits_bytes + stacked_bytes) + 60000 * (3072 + 8))
     # Blocks of 4 models a job: 64 train jobs of 4 trainings and one start-up each.
     config["models_per_job"] = 4
-    blocks = {"pool": 1, "train": 64, "logits": 64, "scores": 64}
-    result = plan.estimate(config, blocks, {"train": 50, "logits": 64, "scores": 64}, TIMINGS)
+    blocks = {"pool": 1, "train": 64, "logits": 64, "shadows": 1}
+    result = plan.estimate(config, blocks, {"train": 50, "logits": 64}, TIMINGS)
     assert result.train_job_seconds == 10 + 4 * 100 * 2.0 and result.logits_job_seconds == 1 + 4 * 4.0
     assert result.device_hours == pytest.approx({"train": 50 * 810 / 3600, "logits": 64 * 17 / 3600})
-    assert result.disk_bytes_total == pytest.approx(256 * (6e6 + logits_bytes + scores_bytes) + 60000 * (3072 + 8))
+    assert result.disk_bytes_to_write == pytest.approx(50 * 4 * 6e6 + 256 * logits_bytes)  # the stacks are done
+    assert result.disk_bytes_total == pytest.approx(256 * (6e6 + logits_bytes + stacked_bytes) + 60000 * (3072 + 8))
+
+
+def test_the_stacks_size_per_model_is_read_from_a_finished_shadows_step(tmp_path):
+    shadows = tmp_path / "shadows"
+    shadows.mkdir()
+    np.save(shadows / "loss.npy", np.zeros((4, 10, 3), np.float32))
+    np.save(shadows / "keep.npy", np.zeros((4, 10), bool))
+    (shadows / "info.json").write_text(json.dumps({"models": 4, "pool_size": 10, "queries": 3}))
+    files = (shadows / "loss.npy").stat().st_size + (shadows / "keep.npy").stat().st_size
+    assert plan.stacked_bytes_per_model(shadows, (10, 3)) == files / 4
+    assert plan.stacked_bytes_per_model(shadows, (10, 18)) is None  # other queries: no guide
+    assert plan.stacked_bytes_per_model(tmp_path / "none", (10, 3)) is None
 
 
 def test_plan_of_the_paper_setting_needs_no_data(tmp_path):

@@ -84,15 +84,15 @@ def copy_run(tiny_run, tmp_path) -> Path:
 
 def test_the_same_config_and_seed_give_the_same_bytes(tiny_run, tmp_path):
     """A second run of the tiny config (one thread per job, as tiny_config sets) up to the stacked
-    shadow statistics: the pool, keep masks, weights, logits and scores are identical files."""
+    shadow statistics: the pool, keep masks, weights, logits and stacked statistics are identical files."""
     reference, config = tiny_run
     assert config["compute"]["threads"] == 1
     write_config(tmp_path / "config.yaml", config)
     snakemake(tmp_path, str(RESULTS / "shadows" / "info.json"))
-    upstream = ("pool.npz", "models/", "logits/", "scores/", "shadows/")
+    upstream = ("pool.npz", "models/", "logits/", "shadows/")
     compared = assert_same_results(tmp_path, reference, only=lambda name: name.startswith(upstream))
-    # pool, then per block of models (0-3, 4-5): weights + metrics, logits + sidecar, scores; shadows
-    assert compared == 1 + 2 * 2 + 2 * 2 + 2 + 7
+    # pool, then per block of models (0-3, 4-5): weights + metrics, logits + sidecar; shadows
+    assert compared == 1 + 2 * 2 + 2 * 2 + 7
     keep = np.load(tmp_path / RESULTS / "shadows" / "keep.npy")
     assert np.array_equal(keep, splits.keep_matrix(config["seed"], 6, 240))
 
@@ -240,22 +240,27 @@ def plant_nan_logits(results: Path):
     logits[1, 7, 3, 2] = np.nan
     np.save(path, logits)
     _resign(results / "logits" / "4-5.json", path)
-    return "scores/4-5.npz", "results/tiny/logits/4-5.npy: logits holds 1 NaN and 0 infinite values (the first at index [1, 7, 3, 2])"
+    return "shadows/info.json", "results/tiny/logits/4-5.npy: logits holds 1 NaN and 0 infinite values (the first at index [1, 7, 3, 2])"
 
 
-def plant_inf_scores(results: Path):
-    path = results / "scores" / "0-3.npz"
-    scores = dict(np.load(path))
-    scores["hinge"][2, 0, 0] = np.inf
-    np.savez(path, **scores)
-    return "shadows/info.json", "results/tiny/scores/0-3.npz: hinge holds 0 NaN and 1 infinite values (the first at index [2, 0, 0])"
+def plant_logits_beyond_float32_statistics(results: Path):
+    """Finite logits whose statistics overflow float32: the true class at 3e38, the others at -3e38."""
+    path = results / "logits" / "0-3.npy"
+    logits = np.load(path)
+    label = np.load(results / "pool.npz")["y"][5]
+    logits[2, 5, 1] = -3e38
+    logits[2, 5, 1, label] = 3e38
+    np.save(path, logits)
+    _resign(results / "logits" / "0-3.json", path)
+    message = "logit_scaled_confidence holds 0 NaN and 1 infinite values (the first at index [2, 5, 1])"
+    return "shadows/info.json", f"results/tiny/logits/0-3.npy: {message}"
 
 
 def plant_short_logits(results: Path):
     path = results / "logits" / "4-5.npy"
     np.save(path, np.load(path)[:, :, :9])  # half the queries
     _resign(results / "logits" / "4-5.json", path)
-    return "scores/4-5.npz", "results/tiny/logits/4-5.npy: logits has shape [2, 240, 9, 10], expected [2, 240, 18, 10]"
+    return "shadows/info.json", "results/tiny/logits/4-5.npy: logits has shape [2, 240, 9, 10], expected [2, 240, 18, 10]"
 
 
 def plant_logits_of_another_model(results: Path):
@@ -263,15 +268,15 @@ def plant_logits_of_another_model(results: Path):
     info = json.loads(sidecar.read_text())
     info["models"] = [0, 1]  # as if models 0 and 1 had been queried into this file
     sidecar.write_text(json.dumps(info))
-    return "scores/4-5.npz", "results/tiny/logits/4-5.json: describes models [0, 1], not [4, 5]"
+    return "shadows/info.json", "results/tiny/logits/4-5.json: describes models [0, 1], not [4, 5]"
 
 
-def plant_scores_of_another_pool(results: Path):
-    path = results / "scores" / "0-3.npz"
-    scores = dict(np.load(path))
-    scores["fingerprint"] = np.array("0123456789abcdef")
-    np.savez(path, **scores)
-    return "shadows/info.json", "results/tiny/scores/0-3.npz: made from another pool or split design (fingerprint 0123456789abcdef"
+def plant_logits_of_another_pool(results: Path):
+    sidecar = results / "logits" / "0-3.json"
+    info = json.loads(sidecar.read_text())
+    info["fingerprint"] = "0123456789abcdef"
+    sidecar.write_text(json.dumps(info))
+    return "shadows/info.json", "results/tiny/logits/0-3.json: made from another pool or split design (fingerprint 0123456789abcdef"
 
 
 def plant_weights_of_another_split(results: Path):
@@ -313,10 +318,10 @@ def _resign(sidecar: Path, path: Path):
 
 PLANTS = [
     plant_nan_logits,
-    plant_inf_scores,
+    plant_logits_beyond_float32_statistics,
     plant_short_logits,
     plant_logits_of_another_model,
-    plant_scores_of_another_pool,
+    plant_logits_of_another_pool,
     plant_weights_of_another_split,
     plant_a_pickle_in_the_weights,
     plant_other_keep_masks,
@@ -333,6 +338,7 @@ def test_a_bad_artifact_is_refused_by_its_consumer_with_the_file_named(tiny_run,
     assert process.returncode != 0
     assert "ArtifactError: " + message in text, text[-3000:]
     assert not (workdir / RESULTS / target).exists()  # the failed job's output is not left behind
+    assert not list((workdir / RESULTS).rglob("*.part*"))  # nor any partial file
     assert not (workdir / "code-ran").exists()  # the planted pickle's code never ran
 
 

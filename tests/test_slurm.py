@@ -2,10 +2,9 @@
 
 The module's fixture starts munged, slurmctld and slurmd (Debian's slurm-wlm and munge, which
 `make slurm` installs; .ci/run does), runs the tiny config through `snakemake --executor slurm`
-with profiles/slurm (blocks of two models; grouped jobs: two blocks' train -> logits -> scores per
-SLURM job), and
-stops every daemon it started. It is skipped, with the reason, where such a cluster cannot be
-started (not root, SLURM not installed, a SLURM already configured or running); with
+with profiles/slurm (blocks of two models; grouped jobs: two blocks' train -> logits per SLURM
+job), and stops every daemon it started. It is skipped, with the reason, where such a cluster
+cannot be started (not root, SLURM not installed, a SLURM already configured or running); with
 LIRA_REQUIRE_SLURM=1 (CI) it fails instead.
 
 The GPUs are fake (gres File=/dev/tty0,1): SLURM allocates them and sets CUDA_VISIBLE_DEVICES,

@@ -177,3 +177,35 @@ def test_modified_entropy_finite_for_extreme_logits():
     with np.errstate(divide="ignore", invalid="ignore"):
         assert not np.isfinite(naive_modified_entropy(logits[1], 0))
     assert got[0] < got[3] < got[1]
+
+
+def test_stacked_statistics_are_float32_of_all_statistics_and_the_label_probability():
+    rng = np.random.default_rng(6)
+    logits = rng.normal(scale=4.0, size=(3, 5, 2, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, size=(1, 5, 1))
+    names = ["probability", "hinge", "loss", "logit_scaled_confidence", "modified_entropy"]
+    stacked = statistics.stacked_statistics(logits, labels, names)
+    assert list(stacked) == names and all(value.dtype == np.float32 for value in stacked.values())
+    for name, value in statistics.all_statistics(logits, labels).items():
+        np.testing.assert_array_equal(stacked[name], value.astype(np.float32))
+    p = np.exp(logits - logsumexp(logits, axis=-1, keepdims=True))
+    np.testing.assert_allclose(stacked["probability"], np.take_along_axis(p, labels[..., None], -1)[..., 0], rtol=1e-6)
+    # p_y is exp(-loss) of the stacked (float32) loss itself: the two stacks agree to the bit.
+    from_loss = np.exp(-stacked["loss"].astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(stacked["probability"], from_loss)
+    with pytest.raises(ValueError, match=r"unknown statistics \['entropy'\]"):
+        statistics.stacked_statistics(logits, labels, ["loss", "entropy"])
+
+
+@pytest.mark.parametrize("values_per_chunk", [1, 7 * 24, 1 << 17])  # 1, 7 (the last 2) or all 23 examples a chunk
+def test_write_stacked_statistics_fills_the_blocks_rows_whatever_the_chunks(values_per_chunk):
+    rng = np.random.default_rng(7)
+    logits = rng.normal(scale=3.0, size=(2, 23, 3, 4)).astype(np.float32)  # models 3 and 4 of 6
+    labels = rng.integers(0, 4, size=23)
+    names = ["logit_scaled_confidence", "loss", "probability"]
+    stacks = {name: np.full((6, 23, 3), np.nan, np.float32) for name in names}
+    statistics.write_stacked_statistics(stacks, slice(3, 5), logits, labels, values_per_chunk=values_per_chunk)
+    expected = statistics.stacked_statistics(logits, labels[None, :, None], names)
+    for name in names:
+        np.testing.assert_array_equal(stacks[name][3:5], expected[name])  # the same bits as one call
+        assert np.isnan(stacks[name][:3]).all() and np.isnan(stacks[name][5:]).all()  # other rows untouched

@@ -6,8 +6,11 @@ jobs a change invalidates.
 
 from __future__ import annotations
 
+import base64
 import copy
 import csv
+import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,10 +18,10 @@ import torch
 import yaml
 
 from conftest import REPO, planned_jobs, snakemake, tiny_config, write_config
-from lira import catalog
+from lira import catalog, statistics
 
 pytestmark = pytest.mark.workflow
-# Rules downstream of the cached scores: what an attack or evaluation setting may rerun.
+# Rules downstream of the stacked statistics: what an attack or evaluation setting may rerun.
 ANALYSIS_RULES = {"attack", "evaluate", "tables", "figure_roc", "figure_shadow_count", "figure_examples", "manifest", "all"}
 
 
@@ -46,16 +49,16 @@ def test_end_to_end_outputs(tiny_run):
     # Blocks of 4 models a job: models 0-3 and 4-5.
     logits = np.load(results / "logits" / "4-5.npy")
     assert logits.shape == (2, 240, 18, 10) and logits.dtype == np.float32  # mirror x 3 x 3 shifts
-    scores = np.load(results / "scores" / "4-5.npz")
-    assert scores["logit_scaled_confidence"].shape == (2, 240, 18) and scores["models"].tolist() == [4, 5]
     assert not np.array_equal(logits[0], logits[1])  # two different models
 
     state = torch.load(results / "models" / "0-3.pt", weights_only=True)
     assert all(isinstance(value, torch.Tensor) for value in state.values())
     assert {key.split("/")[0] for key in state} == {"0", "1", "2", "3"}
     shadows = np.load(results / "shadows" / "logit_scaled_confidence.npy")
-    assert shadows.shape == (6, 240, 18)
-    np.testing.assert_array_equal(shadows[4:], scores["logit_scaled_confidence"])  # stacked in model order
+    assert shadows.shape == (6, 240, 18) and shadows.dtype == np.float32
+    phi = statistics.logit_scaled_confidence(logits, pool["y"][None, :, None])
+    np.testing.assert_array_equal(shadows[4:], phi.astype(np.float32))  # block 4-5's logits, in model order
+    assert json.loads((results / "shadows" / "info.json").read_text())["statistics"] == list(catalog.STACKED_STATISTICS)
 
     attack = np.load(results / "attacks" / "lira_online.npz")
     assert attack["scores"].shape == (4, 240) and np.isfinite(attack["scores"]).all()
@@ -95,7 +98,7 @@ def test_end_to_end_outputs(tiny_run):
     with open(figures / "most_exposed.csv") as handle:
         ranked = list(csv.DictReader(handle))
     assert len(ranked) == 240 and float(ranked[0]["exposure"]) >= float(ranked[100]["exposure"])
-    for rule in ("pool", "train/0-3", "logits/4-5", "scores/0-3", "fit", "attack/lira_online", "evaluate/ye", "tables"):
+    for rule in ("pool", "train/0-3", "logits/4-5", "shadows", "fit", "attack/lira_online", "evaluate/ye", "tables"):
         assert (results / "logs" / f"{rule}.log").stat().st_size > 0, rule
 
 
@@ -122,7 +125,7 @@ def test_attack_setting_reruns_only_the_attacks_that_use_it(tiny_run, key, value
     changed["attack"][key] = value
     jobs = dry_run(workdir, changed, f"attack_{key}")
     expected = changed_attacks(config, changed)
-    assert expected and set(jobs) <= ANALYSIS_RULES  # no pool, train, logits, scores, shadows, fit
+    assert expected and set(jobs) <= ANALYSIS_RULES  # no pool, train, logits, shadows, fit
     assert jobs["attack"] == len(expected) and jobs["evaluate"] == len(expected) and jobs["tables"] == 1
 
 
@@ -142,7 +145,7 @@ def test_more_shadow_models_train_only_the_new_ones(tiny_run):
     changed["shadow_models"] = 12
     process = snakemake(workdir, "--dry-run", configfile=write_config(workdir / "more_models.yaml", changed))
     jobs = planned_jobs(process)
-    assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["scores"] == 2
+    assert jobs["train"] == 2 and jobs["logits"] == 2
     assert "models/4-7.pt" in process.stdout and "models/8-11.pt" in process.stdout
     assert "models/0-3.pt" not in process.stdout.split("Job stats")[0].replace("input: ", "")
     assert jobs["shadows"] == 1 and jobs["fit"] == 1 and jobs["attack"] == len(attack_names(config))
@@ -162,7 +165,7 @@ def test_training_recipe_change_retrains_every_model(tiny_run):
     changed = copy.deepcopy(config)
     changed["train"]["epochs"] = 4
     jobs = dry_run(workdir, changed, "recipe")
-    assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["scores"] == 2 and "pool" not in jobs  # both blocks
+    assert jobs["train"] == 2 and jobs["logits"] == 2 and jobs["shadows"] == 1 and "pool" not in jobs  # both blocks
 
 
 def test_query_change_reruns_logits_not_training(tiny_run):
@@ -170,7 +173,33 @@ def test_query_change_reruns_logits_not_training(tiny_run):
     changed = copy.deepcopy(config)
     changed["queries"]["shift"] = 0
     jobs = dry_run(workdir, changed, "queries")
-    assert "train" not in jobs and jobs["logits"] == 2 and jobs["scores"] == 2
+    assert "train" not in jobs and jobs["logits"] == 2 and jobs["shadows"] == 1
+
+
+def test_a_new_statistic_reruns_the_shadows_step_not_the_logits(tiny_run, tmp_path):
+    """The stacked statistics are a parameter of the shadows step: where the run was made with one
+    statistic fewer (its recorded parameters say so), the shadows step and what follows rerun from
+    the cached logits, and no model is queried or trained again."""
+    workdir, config = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns("report.html", "*.yaml"))
+    shutil.copy2(workdir / "config.yaml", copy / "config.yaml")
+    current, fewer = repr(list(catalog.STACKED_STATISTICS)), repr(list(catalog.STACKED_STATISTICS[:-1]))
+    edited = 0
+    for record in (copy / ".snakemake" / "metadata").iterdir():  # Snakemake's record of each output
+        output = base64.urlsafe_b64decode(record.name).decode()
+        if output.startswith("results/tiny/shadows/"):
+            metadata = json.loads(record.read_text())
+            assert current in metadata["params"], (output, metadata["params"])
+            metadata["params"] = [fewer if param == current else param for param in metadata["params"]]
+            record.write_text(json.dumps(metadata))
+            edited += 1
+    assert edited == len(catalog.STACKED_STATISTICS) + 2  # every stack, keep.npy and info.json
+    process = snakemake(copy, "--dry-run")
+    jobs = planned_jobs(process)
+    assert jobs["shadows"] == 1 and jobs["fit"] == 1 and jobs["attack"] == len(attack_names(config))
+    assert not {"pool", "train", "logits"} & set(jobs), jobs
+    assert "params" in process.stdout.split("rule shadows:")[1].split("\nrule ")[0]  # the reason given
 
 
 def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
@@ -186,7 +215,7 @@ def test_gpu_device_tags_train_and_logits_with_a_gpu_resource(tiny_run):
     jobs = text.split("\nrule ")[1:]  # one chunk per planned job, starting with its rule name
     gpu_jobs = [job for job in jobs if job.startswith(("train:", "logits:"))]
     assert len(gpu_jobs) == 4 and all("gpu=1" in job.split("Job stats")[0] for job in gpu_jobs)  # 2 blocks
-    assert not any("gpu=1" in job for job in jobs if job.startswith(("scores:", "shadows:", "fit:", "attack:")))
+    assert not any("gpu=1" in job for job in jobs if job.startswith(("shadows:", "fit:", "attack:")))
 
 
 def test_default_config_dry_run_and_lint(tmp_path):
@@ -195,7 +224,7 @@ def test_default_config_dry_run_and_lint(tmp_path):
     process = snakemake(tmp_path, "--dry-run")
     jobs = planned_jobs(process)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
-    assert jobs["pool"] == 1 and jobs["train"] == 8 and jobs["logits"] == 8 and jobs["scores"] == 8
+    assert jobs["pool"] == 1 and jobs["train"] == 8 and jobs["logits"] == 8 and jobs["shadows"] == 1
     assert jobs["attack"] == len(attack_names(config)) and jobs["tables"] == 1 and jobs["manifest"] == 1
     # Every file any job writes (outputs, logs, benchmarks) lies inside results/<experiment>/.
     written = [

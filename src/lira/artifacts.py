@@ -4,7 +4,7 @@ The fingerprint names the pool and the split design an artifact was made from: 1
 sha256 over the pool's content hash (stored in pool.npz), the seed (which, with the design,
 decides every model's split and initialisation) and lira.splits.DESIGN (the split design's name and
 version). Every artifact records it (models/<block>.json, logits/<block>.json beside the .npy,
-scores/<block>.npz, shadows/info.json, fit.npz, attacks/<attack>.npz, metrics/<attack>.json) and every
+shadows/info.json, fit.npz, attacks/<attack>.npz, metrics/<attack>.json) and every
 consumer recomputes the expected value from the pool it is given and refuses a mismatch, so logits
 of a model trained on another pool, or with another split design, never enter an attack.
 
@@ -148,6 +148,15 @@ def load_array_with_info(path, info_path, expected: str, name: str, shape: tuple
     except (OSError, ValueError, EOFError) as error:
         raise ArtifactError(f"{path}: unreadable ({error})") from error
     return check_array(path, name, array, shape), info
+
+
+def load_logits(path, info_path, expected: str, models, shape: tuple) -> tuple[np.ndarray, dict]:
+    """A block's logits [models, pool, queries, classes] and their sidecar, checked as
+    load_array_with_info does, and that the sidecar describes exactly the block's `models`."""
+    logits, info = load_array_with_info(path, info_path, expected, "logits", shape)
+    if info.get("models") != list(models):
+        raise ArtifactError(f"{info_path}: describes models {info.get('models')}, not {list(models)}")
+    return logits, info
 
 
 def check_keep(path, keep: np.ndarray, seed: int, n_models: int, pool_size: int) -> np.ndarray:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from .queries import nested_subsets
 
-# The per-example statistics the scores step stores for every model and query
-# (lira.statistics.all_statistics), and those stacked over models for the attacks: the same plus
-# the probability of the true label, exp(-loss), for RMIA.
+# The per-example statistics of every model and query (lira.statistics.all_statistics), and those
+# the shadows step stacks over models for the attacks (lira.statistics.stacked_statistics): the
+# same plus the probability of the true label, exp(-loss), for RMIA.
 SCORE_STATISTICS = ("logit_scaled_confidence", "hinge", "loss", "modified_entropy")
 STACKED_STATISTICS = SCORE_STATISTICS + ("probability",)
 

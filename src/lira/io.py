@@ -40,6 +40,28 @@ def atomic_rename(temporary, path) -> None:
     os.replace(temporary, path)
 
 
+@contextmanager
+def atomic_memmaps(paths: dict, dtype, shape: tuple):
+    """Yield {name: a writable .npy memory map of `dtype` and `shape`} for `paths` (name -> path),
+    each in a `<path>.part.npy` file beside its path; when the block succeeds they are flushed and
+    renamed into place, and when it fails they are removed. Arrays larger than memory are written
+    this way without ever being held whole."""
+    parts = {name: Path(f"{path}.part.npy") for name, path in paths.items()}
+    try:
+        maps = {}
+        for name, part in parts.items():
+            part.parent.mkdir(parents=True, exist_ok=True)
+            maps[name] = np.lib.format.open_memmap(part, "w+", dtype, shape)
+        yield maps
+        for stack in maps.values():
+            stack.flush()
+        for name, part in parts.items():
+            atomic_rename(part, paths[name])
+    finally:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+
+
 def save_arrays(path, **arrays) -> None:
     """Save named arrays as an uncompressed .npz (fast to read, and safe: no pickles)."""
     with atomic_path(path) as temporary:

@@ -32,12 +32,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .catalog import STACKED_STATISTICS
 from .datasets import IMAGE_SHAPE, NUM_CLASSES
 from .queries import query_set
 
 REPO = Path(__file__).resolve().parents[2]
-PER_MODEL = ("train", "logits", "scores")  # rules with one job per block of models
-STATISTICS_PER_SCORE_FILE = 5  # float32 [pool, queries] each, when no finished scores file says
+PER_BLOCK = ("train", "logits")  # rules with one job per block of models
 
 
 # --- the config ----------------------------------------------------------------------------------
@@ -223,10 +223,9 @@ def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[st
         if rule not in ("train", "logits"):
             other.setdefault(rule, []).append(read_benchmark_seconds(path))
     sizes = {}  # bytes per model
-    statistic_files = sorted((results / "scores").glob("*.npz"))[:1]
-    if statistic_files:  # each statistic a float32 [models, pool, queries]
-        with np.load(statistic_files[0]) as scores:
-            sizes["scores"] = (len(scores.files) - 2) * (128 + 4.0 * expected[0] * expected[1])
+    stacked = stacked_bytes_per_model(results / "shadows", expected[:2])
+    if stacked is not None:
+        sizes["shadows"] = stacked
     weights = [
         (results / "models" / f"{block}.pt").stat().st_size / len(models)
         for block, models in blocks.items()
@@ -252,6 +251,18 @@ def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[st
         notes=notes,
     )
     return timings, ignored
+
+
+def stacked_bytes_per_model(shadows: Path, pool_and_queries: tuple[int, int]) -> float | None:
+    """Bytes the shadows step's files (every .npy under `shadows`) hold per model, where its
+    info.json says they are of this pool size and number of queries; else None."""
+    try:
+        info = json.loads((shadows / "info.json").read_text())
+        if (info["pool_size"], info["queries"]) != tuple(pool_and_queries) or info["models"] < 1:
+            return None
+        return sum(path.stat().st_size for path in shadows.glob("*.npy")) / info["models"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def calibrate(arguments: list[str], save: Path) -> Timings:
@@ -288,14 +299,15 @@ def timings_from_calibration(measured: dict, source: str) -> Timings:
 
 
 def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
-    """Bytes each model adds: weights, logits, scores (measured where there are files)."""
+    """Bytes each model adds, by the rule that writes them (measured where there are files):
+    weights (train), logits, and its rows of the stacked statistics and keep masks (shadows)."""
     pool = config["data"]["pool_size"]
     queries = query_count(config)
     classes = NUM_CLASSES[config["data"]["dataset"]]
     sizes = {
         "train": timings.weights_bytes or 0.0,
         "logits": 128 + 4.0 * pool * queries * classes,
-        "scores": STATISTICS_PER_SCORE_FILE * (128 + 4.0 * pool * queries),
+        "shadows": len(STACKED_STATISTICS) * 4.0 * pool * queries + pool,
     }
     sizes.update(timings.per_model_bytes)
     return sizes
@@ -323,7 +335,7 @@ def human_seconds(seconds: float) -> str:
 
 
 def models_per_block(config: dict) -> float:
-    """The mean number of models in a block (a train, logits or scores job)."""
+    """The mean number of models in a block (a train or logits job)."""
     n_models = config["shadow_models"]
     return n_models / math.ceil(n_models / config.get("models_per_job", 1))
 
@@ -353,10 +365,15 @@ def estimate(config: dict, everything: dict[str, int], pending: dict[str, int], 
         if pending.get(rule)
     }
     sizes = per_model_bytes(config, timings)
-    to_write = sum(pending.get(rule, 0) * models * sizes[rule] for rule in PER_MODEL) + (
-        pool_bytes(config) if pending.get("pool") else 0
-    )
-    total = sum(everything.get(rule, 0) * models * sizes[rule] for rule in PER_MODEL) + pool_bytes(config)
+
+    def disk(jobs: dict[str, int], pool: bool) -> float:
+        # The shadows job (one) rewrites every model's rows of the stacks.
+        blocks = sum(jobs.get(rule, 0) * models * sizes[rule] for rule in PER_BLOCK)
+        stacks = config["shadow_models"] * sizes["shadows"] if jobs.get("shadows") else 0.0
+        return blocks + stacks + (pool_bytes(config) if pool else 0.0)
+
+    to_write = disk(pending, bool(pending.get("pool")))
+    total = disk(everything, True)
     return Estimate(train_job, logits_job, hours, other, to_write, total)
 
 
@@ -409,7 +426,7 @@ def report(
         lines.append(f"  other rules (CPU, from their benchmarks): {other}")
     lines += [
         f"  disk: {human_bytes(result.disk_bytes_to_write)} to write, {human_bytes(result.disk_bytes_total)} for the "
-        f"pool and every model's weights, logits and scores",
+        f"pool and every model's weights, logits and stacked statistics",
         "",
         "Cluster requests (compute.runtime_minutes per model x the models of a job, first try): "
         + ", ".join(
@@ -429,13 +446,13 @@ def report(
         "  - every epoch costs the same; jobs running at once do not slow each other down",
         f"  - sizes: weights {human_bytes(per_model_bytes(config, timings)['train'])} per model"
         + (" (measured)" if "train" in timings.per_model_bytes else " (parameters and buffers, float32)")
-        + "; logits float32 [pool, queries, classes]; scores "
+        + "; logits float32 [pool, queries, classes]; stacked statistics "
         + (
-            "as many float32 [pool, queries] as a finished scores file holds"
-            if "scores" in timings.per_model_bytes
-            else f"{STATISTICS_PER_SCORE_FILE} float32 [pool, queries] (assumed)"
+            "as a finished shadows step's files hold per model"
+            if "shadows" in timings.per_model_bytes
+            else f"{len(STACKED_STATISTICS)} float32 [pool, queries] and a keep mask [pool]"
         )
-        + "; the analysis after the scores adds about as much as the scores again",
+        + " (shadows/); not counted: the fit, attacks and metrics after them, which do not grow with the models",
         "  - checkpoints (deleted when a training ends) need up to twice the weights per running training",
         *(f"  - {note}" for note in timings.notes),
     ]
