@@ -26,44 +26,111 @@ def test_shadow_counts():
     assert analysis.shadow_counts(6) == [4, 5]
 
 
-def record_fits(monkeypatch, values):
-    """Wrap analysis.fit_shadow_statistics to record which model rows each fit receives."""
+def record_choices(monkeypatch):
+    """Wrap analysis._choose_pairs to record, per call (one per count and repeat), the models
+    each target's shadows are drawn from: a list of [T] lists of model indices."""
     calls = []
-    original = analysis.fit_shadow_statistics
+    original = analysis._choose_pairs
 
-    def recording(phi, keep):
-        rows = [int(np.flatnonzero(np.all(values == row, axis=(1, 2)))[0]) for row in phi]
-        calls.append(rows)
-        return original(phi, keep)
+    def recording(*args, **kwargs):
+        chosen = original(*args, **kwargs)  # [T, P] of 0/1
+        calls.append([sorted(m for p in np.flatnonzero(row) for m in (2 * p, 2 * p + 1)) for row in chosen])
+        return chosen
 
-    monkeypatch.setattr(analysis, "fit_shadow_statistics", recording)
+    monkeypatch.setattr(analysis, "_choose_pairs", recording)
     return calls
 
 
 def test_subsampled_shadows_exclude_the_target_and_its_pair(monkeypatch):
     values, keep = synthetic(1, n_models=16)
-    calls = record_fits(monkeypatch, values)
+    calls = record_choices(monkeypatch)
     repeats = 3
     rows = analysis.attack_power_by_shadow_count(values, keep, N_TARGETS, repeats, seed=0, max_fpr=0.1)
     counts = analysis.shadow_counts(16)  # [4, 8, 15]
     assert counts == [4, 8, 15]
     variants = len(analysis.SHADOW_COUNT_VARIANTS)
     assert len(rows) == (len(counts) - 1) * repeats * variants + variants
-    # First one fit of all 16 models, from which N - 1 = 15 leaves each target out; then the
-    # subsampled fits in order: count, repeat, target.
-    assert calls[0] == list(range(16))
-    expected_calls = [(c, r, t) for c in counts[:-1] for r in range(repeats) for t in range(N_TARGETS)]
-    assert len(calls) == 1 + len(expected_calls)
+    # One draw per subsampled (count, repeat), in order; N - 1 = 15 draws nothing (leave-one-out).
+    assert len(calls) == (len(counts) - 1) * repeats
     drawn = {}
-    for (count, repeat, target), chosen in zip(expected_calls, calls[1:]):
-        assert len(chosen) == len(set(chosen)) == count
-        assert target not in chosen
-        partner = target ^ 1
-        assert partner not in chosen, (count, repeat, target, chosen)
-        assert all((m ^ 1) in chosen for m in chosen)  # whole complementary pairs
-        assert np.all(keep[chosen].sum(axis=0) == count // 2)  # k/2 IN and k/2 OUT per example
-        drawn.setdefault(count, set()).add(tuple(chosen))
+    for (count, repeat), per_target in zip([(c, r) for c in counts[:-1] for r in range(repeats)], calls):
+        assert len(per_target) == N_TARGETS
+        for target, chosen in enumerate(per_target):
+            assert len(chosen) == len(set(chosen)) == count
+            assert target not in chosen
+            partner = target ^ 1
+            assert partner not in chosen, (count, repeat, target, chosen)
+            assert all((m ^ 1) in chosen for m in chosen)  # whole complementary pairs
+            assert np.all(keep[chosen].sum(axis=0) == count // 2)  # k/2 IN and k/2 OUT per example
+            drawn.setdefault(count, set()).add(tuple(chosen))
     assert all(len(sets) > 1 for sets in drawn.values())  # random draws, not one fixed subset
+
+
+def reference_attack_power_by_shadow_count(values, keep, n_targets, repeats, seed, max_fpr, offline_test):
+    """The straightforward implementation: one fit per target and subsample, on the chosen models."""
+    rng = np.random.default_rng([seed, 0xC0])
+    n_models = len(values)
+    everyone = gaussian.fit_shadow_statistics(values, keep)
+    rows = []
+    for count in analysis.shadow_counts(n_models):
+        for repeat in range(1 if count == n_models - 1 else repeats):
+            scores = {name: [] for name in analysis.SHADOW_COUNT_VARIANTS}
+            for target in range(n_targets):
+                target_values = np.asarray(values[target], dtype=np.float64)
+                if count == n_models - 1:
+                    params = gaussian.leave_one_out(everyone, target_values, keep[target])
+                else:
+                    pairs = np.setdiff1d(np.arange(n_models // 2), [target // 2])
+                    picked = rng.choice(pairs, size=count // 2, replace=False)
+                    chosen = np.sort(np.r_[2 * picked, 2 * picked + 1])
+                    params = gaussian.gaussian_params(gaussian.fit_shadow_statistics(values[chosen], keep[chosen]))
+                for name, (kind, global_variance) in analysis.SHADOW_COUNT_VARIANTS.items():
+                    if kind == "online":
+                        score = attacks.lira_online(target_values, params, global_variance)
+                    else:
+                        score = attacks.lira_offline(target_values, params, global_variance, offline_test)
+                    scores[name].append(score)
+            for name, per_target in scores.items():
+                roc = metrics.roc_curve(np.concatenate(per_target), keep[:n_targets].ravel())
+                rows.append(
+                    {
+                        "shadow_models": count,
+                        "repeat": repeat,
+                        "variant": name,
+                        "tpr": metrics.tpr_at_fpr(roc, max_fpr)[0],
+                        "auc": metrics.auc(roc),
+                    }
+                )
+    return rows
+
+
+@pytest.mark.parametrize(
+    "n_models, n_targets, offline_test, uneven",
+    [
+        (16, 5, "one-sided", False),
+        (16, 16, "two-sided", False),
+        (11, 4, "one-sided", False),  # model 10 belongs to no pair
+        (8, 3, "two-sided", False),
+        (16, 5, "one-sided", True),
+    ],
+)
+def test_against_fitting_every_target_on_its_own(n_models, n_targets, offline_test, uneven):
+    """The pair sums and one product per (count, repeat) give the rows of fitting each target's
+    chosen models directly, with the same draws."""
+    values, keep = synthetic(7, n_models=n_models)
+    if uneven:  # pair (6, 7) is IN twice for some examples: IN and OUT counts differ there
+        keep[7] |= np.random.default_rng(8).random(N_EXAMPLES) < 0.5
+    values = values.astype(np.float32)  # as the shadows' stacks are stored
+    arguments = dict(n_targets=n_targets, repeats=3, seed=2, max_fpr=0.05, offline_test=offline_test)
+    new = analysis.attack_power_by_shadow_count(values, keep, **arguments)
+    old = reference_attack_power_by_shadow_count(values, keep, **arguments)
+    assert [(r["shadow_models"], r["repeat"], r["variant"]) for r in new] == [
+        (r["shadow_models"], r["repeat"], r["variant"]) for r in old
+    ]
+    for a, b in zip(new, old):
+        assert a["auc"] == pytest.approx(b["auc"], abs=1e-9), (a, b)
+        assert np.isclose(a["tpr"], b["tpr"], rtol=0, atol=1e-9, equal_nan=True), (a, b)
+    assert any(r["shadow_models"] == 4 and r["repeat"] == 2 for r in new)
 
 
 def test_the_full_count_equals_fitting_every_other_model():

@@ -279,28 +279,92 @@ def test_per_target_lists():
     assert spread["auc"] == sorted(spread["auc"])  # more separation, higher AUC
 
 
-@pytest.mark.parametrize("ties", [False, True])
-def test_bootstrap_equals_sorting_every_resample(ties):
-    """The once-sorted, count-based bootstrap gives exactly the intervals and band of drawing each
-    resample and computing its ROC from scratch (ties included)."""
-    rng = np.random.default_rng(4)
-    labels = rng.random(3000) < 0.5
-    scores = rng.normal(size=3000) + labels
-    if ties:
-        scores = np.round(scores, 1)  # many tied scores across members and non-members
-    fprs, grid = [0.001, 0.01, 0.1], np.logspace(-3, 0, 25)
-    intervals, band = metrics.bootstrap(scores, labels, fprs, resamples=40, seed=9, grid=grid)
-
-    draws = np.random.default_rng([9, 0xB007])
+def naive_bootstrap(scores, labels, fprs, resamples, seed, grid):
+    """The percentile bootstrap the straightforward way: draw each resample's points, compute its
+    ROC from scratch with roc_curve, read off its values, and take percentiles of the measurable
+    ones."""
+    draws = np.random.default_rng([seed, 0xB007])
     values = {"auc": []} | {f"tpr@{metrics.fpr_label(f)}": [] for f in fprs}
     curves = []
-    for _ in range(40):
+    for _ in range(resamples):
         sample = draws.integers(0, scores.size, scores.size)
         roc = metrics.roc_curve(scores[sample], labels[sample])
         values["auc"].append(metrics.auc(roc))
         for fpr in fprs:
             values[f"tpr@{metrics.fpr_label(fpr)}"].append(metrics.tpr_at_fpr(roc, fpr)[0])
         curves.append(metrics.tpr_at_fprs_on_grid(roc, grid))
+    intervals = {}
     for key, samples in values.items():
-        assert intervals[key] == pytest.approx(tuple(np.percentile(samples, [2.5, 97.5])), abs=1e-12), key
-    np.testing.assert_allclose(band, np.percentile(np.stack(curves), [2.5, 97.5], axis=0), atol=1e-12)
+        samples = np.asarray(samples)
+        samples = samples[~np.isnan(samples)]
+        intervals[key] = tuple(np.percentile(samples, [2.5, 97.5])) if samples.size else (np.nan, np.nan)
+    return intervals, np.percentile(np.stack(curves), [2.5, 97.5], axis=0)
+
+
+@pytest.mark.parametrize(
+    "n, ties, fprs",
+    [
+        (3000, False, [0.001, 0.01, 0.1]),
+        (3000, True, [0.001, 0.01, 0.1]),
+        # 112 non-members: 0.9 % is measurable only in resamples drawing at least 112 of them.
+        (200, False, [0.009, 0.1]),
+        (200, True, [0.009, 0.1]),
+    ],
+)
+def test_bootstrap_equals_sorting_every_resample(n, ties, fprs):
+    """The count-based bootstrap gives the intervals and band of drawing each resample and
+    computing its ROC from scratch (ties included), to rounding of the AUC."""
+    rng = np.random.default_rng(4)
+    labels = rng.random(n) < 0.5
+    scores = rng.normal(size=n) + labels
+    if ties:
+        scores = np.round(scores, 1)  # many tied scores across members and non-members
+    n_negative = int((~labels).sum())
+    # Grid points exactly at k false positives of the full data, and 0 and 1: FPR comparisons
+    # at equality must go the same way.
+    grid = np.unique(np.r_[0.0, np.arange(1, 20) / n_negative, np.logspace(-3, 0, 25)])
+    intervals, band = metrics.bootstrap(scores, labels, fprs, resamples=40, seed=9, grid=grid)
+    expected, expected_band = naive_bootstrap(scores, labels, fprs, 40, 9, grid)
+    assert intervals.keys() == expected.keys()
+    for key, interval in expected.items():
+        np.testing.assert_allclose(intervals[key], interval, rtol=0, atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(band, expected_band, rtol=0, atol=1e-12)
+    if n == 200:  # some resamples could not measure 0.9 %, some could
+        assert not any(math.isnan(v) for v in intervals["tpr@0.9%"])
+
+
+def test_bootstrap_batches_do_not_change_the_result(monkeypatch):
+    scores, labels = easy_sample(500)
+    fprs, grid = [0.01, 0.1], np.logspace(-2, 0, 30)
+    whole = metrics.bootstrap(scores, labels, fprs, resamples=40, seed=3, grid=grid)
+    assert metrics.BOOTSTRAP_BATCH_DRAWS >= 40 * 500  # one batch
+    monkeypatch.setattr(metrics, "BOOTSTRAP_BATCH_DRAWS", 3 * 500)  # 13 batches of 3 and one of 1
+    batched = metrics.bootstrap(scores, labels, fprs, resamples=40, seed=3, grid=grid)
+    assert batched[0] == whole[0]
+    np.testing.assert_array_equal(batched[1], whole[1])
+
+
+def test_bootstrap_raises_when_a_resample_lacks_a_class():
+    with pytest.raises(ValueError, match="a resample drew"):
+        metrics.bootstrap(np.array([1.0, 0.0]), np.array([True, False]), [0.1], 50, 0, np.array([0.5]))
+
+
+@pytest.mark.parametrize("fprs, grid", [([0.0], [0.5]), ([1.0], [0.5]), ([0.1], [-0.1, 0.5]), ([0.1], [0.5, 1.5])])
+def test_bootstrap_rejects_fprs_outside_the_unit_interval(fprs, grid):
+    scores, labels = easy_sample(100)
+    with pytest.raises(ValueError):
+        metrics.bootstrap(scores, labels, fprs, 5, 0, np.array(grid))
+
+
+def test_largest_count_against_brute_force():
+    rng = np.random.default_rng(5)
+    n_negative = np.array([1, 3, 7, 10, 99, 1000, 39999, 40000, 40001])
+    # Exact multiples k / N of every N (where the rounding of k / N decides), their neighbours,
+    # and random FPRs.
+    exact = np.array([k / m for m in n_negative for k in (1, 2, m // 3, m - 1, m) if k > 0])
+    max_fprs = np.r_[0.0, 1.0, exact, np.nextafter(exact, 0), np.nextafter(exact, 1), rng.random(50)]
+    counts = metrics._largest_count(max_fprs, n_negative)
+    for row, m in enumerate(n_negative):
+        fpr = np.arange(-1, 2 * m + 2) / m  # FPRs as roc_curve computes them
+        for column, limit in enumerate(max_fprs):
+            assert counts[row, column] == np.flatnonzero(fpr <= limit)[-1] - 1, (m, limit)
