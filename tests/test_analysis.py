@@ -104,6 +104,7 @@ def reference_attack_power_by_shadow_count(values, keep, n_targets, repeats, see
     return rows
 
 
+@pytest.mark.parametrize("keep_bytes", [1 << 30, 0])  # pair statistics kept, or recomputed per chunk
 @pytest.mark.parametrize(
     "n_models, n_targets, offline_test, uneven",
     [
@@ -114,9 +115,12 @@ def reference_attack_power_by_shadow_count(values, keep, n_targets, repeats, see
         (16, 5, "one-sided", True),
     ],
 )
-def test_against_fitting_every_target_on_its_own(n_models, n_targets, offline_test, uneven):
+def test_against_fitting_every_target_on_its_own(n_models, n_targets, offline_test, uneven, keep_bytes, monkeypatch):
     """The pair sums and one product per (count, repeat) give the rows of fitting each target's
-    chosen models directly, with the same draws."""
+    chosen models directly, with the same draws, whether the pairs' statistics are kept or
+    recomputed a chunk at a time (large pools)."""
+    monkeypatch.setattr(analysis._PairSums, "KEEP_BYTES", keep_bytes)
+    monkeypatch.setattr(analysis, "row_chunks", lambda n, width: gaussian.row_chunks(n, width, 7 * width))  # 6 chunks
     values, keep = synthetic(7, n_models=n_models)
     if uneven:  # pair (6, 7) is IN twice for some examples: IN and OUT counts differ there
         keep[7] |= np.random.default_rng(8).random(N_EXAMPLES) < 0.5

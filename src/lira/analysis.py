@@ -104,45 +104,59 @@ def _choose_pairs(rng: np.random.Generator, n_pairs: int, n_targets: int, per_ta
 
 
 class _PairSums:
-    """The sufficient statistics of lira.gaussian.ShadowFit for each complementary pair of models
-    (2p, 2p + 1), all centred on one shift (model 0's values), so that the statistics of any set of
-    pairs are the sum of theirs. values [N, n, Q], keep [N, n]; with N odd, the last model belongs
-    to no pair.
+    """Fits over sets of complementary pairs of models (2p, 2p + 1) of values [N, n, Q] with keep
+    [N, n] (with N odd, the last model belongs to no pair), all centred on one shift (model 0's
+    values): the sufficient statistics of lira.gaussian.ShadowFit of a set of pairs are the sums
+    of each pair's.
 
-    Stored per example as a matrix [P, 4 Q + 2]: each pair's sum_in, sumsq_in, sum_out and
-    sumsq_out (Q columns each), then count_in and count_out (float64, exact), so that the fits of
-    T sets of pairs are one product per example, chosen [T, P] @ [P, 4 Q + 2]. Each is tiny, so
-    BLAS runs it in the calling thread, as lira.gaussian's fit does: one product over every
-    example at once goes to BLAS threads, whose busy-waiting after each call cost 3 s of CPU time
-    over the default run's 20 fits (on 2 cores). Memory: twice that of values in float64.
+    fits() works a chunk of examples at a time: each pair's statistics of the chunk, per example a
+    matrix [P, 4 Q + 2] (sum_in, sumsq_in, sum_out and sumsq_out, Q columns each, then count_in and
+    count_out, float64, exact), then the fits of T sets of pairs are one product per example,
+    chosen [T, P] @ [P, 4 Q + 2]. Each product is tiny, so BLAS runs it in the calling thread, as
+    lira.gaussian's fit does (one product over every example at once went to BLAS threads, whose
+    busy-waiting cost 3 s of CPU time over the default run's 20 fits on 2 cores). The pairs'
+    statistics of the whole pool take twice the memory of the values in float64, so they are kept
+    from call to call only up to KEEP_BYTES (47 MB for the default experiment) and otherwise
+    recomputed a chunk at a time in every call (3.8 GB for CIFAR's 256 x 50,000 x 18).
     """
 
+    KEEP_BYTES = 1 << 30
+
     def __init__(self, values: np.ndarray, keep: np.ndarray):
-        n_pairs = len(values) // 2
-        n, n_queries = np.shape(values)[1:]
+        self.values, self.keep = values, keep
+        self.n_pairs = len(values) // 2
         self.shift = np.array(values[0], dtype=np.float64)  # [n, Q]
-        self.stats = np.empty((n, n_pairs, 4 * n_queries + 2))
-        # A chunk of examples at a time: the temporaries stay small (and in the CPU cache).
-        for rows in row_chunks(n, 2 * n_pairs * n_queries):
-            centred = np.asarray(values[: 2 * n_pairs, rows], dtype=np.float64) - self.shift[rows]  # [2P, rows, Q]
-            inside = np.asarray(keep[: 2 * n_pairs, rows], dtype=bool)[..., None]  # [2P, rows, 1]
-            in_part = centred * inside  # exact: c * 1 = c, c * 0 = 0
-            out_part = centred - in_part  # exact: c - c = 0, c - 0 = c
-            per_model = np.concatenate(
-                [in_part, in_part * centred, out_part, out_part * centred, inside, ~inside], axis=2
-            )
-            pair_sums = per_model.reshape(n_pairs, 2, *per_model.shape[1:]).sum(axis=1)  # [P, rows, 4 Q + 2]
-            self.stats[rows] = pair_sums.transpose(1, 0, 2)
+        n, n_queries = self.shift.shape
+        self._chunks = row_chunks(n, 2 * self.n_pairs * n_queries)
+        self._kept = None  # [n, P, 4 Q + 2] when small enough
+        if n * self.n_pairs * (4 * n_queries + 2) * 8 <= self.KEEP_BYTES:
+            self._kept = np.empty((n, self.n_pairs, 4 * n_queries + 2))
+            for rows in self._chunks:
+                self._kept[rows] = self._chunk_statistics(rows)
         self._buffer = None  # the fits, reused: a fresh [T, n, 4 Q + 2] array would be page-faulted in every time
+
+    def _chunk_statistics(self, rows: slice) -> np.ndarray:
+        """Each pair's statistics of examples `rows`: [rows, P, 4 Q + 2]."""
+        models = 2 * self.n_pairs
+        centred = np.asarray(self.values[:models, rows], dtype=np.float64) - self.shift[rows]  # [2P, rows, Q]
+        inside = np.asarray(self.keep[:models, rows], dtype=bool)[..., None]  # [2P, rows, 1]
+        in_part = centred * inside  # exact: c * 1 = c, c * 0 = 0
+        out_part = centred - in_part  # exact: c - c = 0, c - 0 = c
+        per_model = np.concatenate([in_part, in_part * centred, out_part, out_part * centred, inside, ~inside], axis=2)
+        pair_sums = per_model.reshape(self.n_pairs, 2, *per_model.shape[1:]).sum(axis=1)  # [P, rows, 4 Q + 2]
+        return pair_sums.transpose(1, 0, 2)
 
     def fits(self, chosen: np.ndarray) -> list[ShadowFit]:
         """The fits of T sets of pairs, chosen [T, P] of 0/1: one ShadowFit per set, of [n, Q] and
         [n] arrays that are views of a buffer the next call overwrites."""
         n, n_queries = self.shift.shape
-        shape = (len(chosen), n, self.stats.shape[2])
+        shape = (len(chosen), n, 4 * n_queries + 2)
         if self._buffer is None or self._buffer.shape != shape:
             self._buffer = np.empty(shape)
-        np.matmul(chosen, self.stats, out=self._buffer.transpose(1, 0, 2))  # [n, T, 4 Q + 2]
+        for rows in self._chunks:
+            statistics = self._chunk_statistics(rows) if self._kept is None else self._kept[rows]  # [rows, P, 4 Q + 2]
+            # [rows, T, 4 Q + 2] per example, into the [T, rows, 4 Q + 2] part of the buffer.
+            np.matmul(chosen, statistics, out=self._buffer[:, rows].transpose(1, 0, 2))
         fits = []
         for columns in self._buffer:  # [n, 4 Q + 2]
             sum_in, sumsq_in, sum_out, sumsq_out = (columns[:, i * n_queries : (i + 1) * n_queries] for i in range(4))
