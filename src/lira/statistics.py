@@ -13,81 +13,102 @@ import math
 import numpy as np
 
 STATISTICS = ("logit_scaled_confidence", "hinge")
+# Every statistic all_statistics computes (lira.catalog.SCORE_STATISTICS).
+ALL_STATISTICS = ("logit_scaled_confidence", "hinge", "loss", "modified_entropy")
 
 
-def _split_true_class(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (z_y [...], logits of the other classes [..., classes - 1]) in float64."""
-    z = np.asarray(logits, dtype=np.float64)
-    labels = np.broadcast_to(np.asarray(labels), z.shape[:-1])
-    if z.shape[-1] < 2:
-        raise ValueError(f"need at least 2 classes in the last axis, got shape {z.shape}")
-    if labels.min(initial=0) < 0 or labels.max(initial=0) >= z.shape[-1]:
-        raise ValueError(f"labels must lie in [0, {z.shape[-1]}), got {labels.min()}..{labels.max()}")
-    true_class = np.take_along_axis(z, labels[..., None], axis=-1)[..., 0]
-    is_true = np.arange(z.shape[-1]) == labels[..., None]
-    others = z[~is_true].reshape(*z.shape[:-1], z.shape[-1] - 1)
-    return true_class, others
+# Internally the class axis comes first, z [classes, ...]: a reduction over classes is then a few
+# element-wise passes over long contiguous rows, where over a last axis of 10 classes numpy runs
+# one short inner loop per example (3-4x slower over a block of models' logits).
 
 
-def _logsumexp(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    top = np.max(x, axis=axis, keepdims=True)
-    return (top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True))).squeeze(axis)
+def _class_first(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(z [classes, ...] float64, contiguous; labels broadcast to z.shape[1:]), checked."""
+    logits = np.asarray(logits)
+    if logits.ndim == 0 or logits.shape[-1] < 2:
+        raise ValueError(f"need at least 2 classes in the last axis, got shape {logits.shape}")
+    labels = np.broadcast_to(np.asarray(labels), logits.shape[:-1])
+    classes = logits.shape[-1]
+    if labels.min(initial=0) < 0 or labels.max(initial=0) >= classes:
+        raise ValueError(f"labels must lie in [0, {classes}), got {labels.min()}..{labels.max()}")
+    z = np.empty((classes, *logits.shape[:-1]))
+    np.copyto(z, np.moveaxis(logits, -1, 0))  # to float64, exact
+    return z, labels
 
 
-def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """phi = log(p_y / (1 - p_y)) with p = softmax(z), computed as z_y - logsumexp_{y' != y} z_y'.
-
-    Equal to the naive formula wherever that is finite, and finite wherever the logits are, even
-    when p_y rounds to 1 (where the naive formula gives +inf).
-    """
-    true_class, others = _split_true_class(logits, labels)
-    return true_class - _logsumexp(others)
+def _logsumexp(z: np.ndarray, top: np.ndarray | None = None) -> np.ndarray:
+    """log sum_c exp(z_c) over the class axis 0 (-inf entries count for nothing); `top`, the
+    maximum over that axis, when already at hand."""
+    top = z.max(axis=0) if top is None else top
+    return top + np.log(np.exp(z - top).sum(axis=0))
 
 
-def hinge(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """z_y - max_{y' != y} z_y': the margin of the true class over the runner-up."""
-    true_class, others = _split_true_class(logits, labels)
-    return true_class - others.max(axis=-1)
-
-
-def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Cross-entropy loss -log p_y = logsumexp(z) - z_y, for the LOSS (global threshold) attack."""
-    z = np.asarray(logits, dtype=np.float64)
-    true_class, _ = _split_true_class(z, labels)
-    return _logsumexp(z) - true_class
-
-
-def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Song & Mittal's Mentr(p, y) = -(1 - p_y) log p_y - sum_{y' != y} p_y' log(1 - p_y').
-
-    Low for confidently correct predictions (members), high for confidently wrong ones. log(1 - p)
-    is taken as log1p(-p) where p < 1/2 and as logsumexp of the other logits minus logsumexp of
-    all where p >= 1/2 (at most one class per example), so it stays finite when p rounds to 1.
-    """
-    z = np.asarray(logits, dtype=np.float64)
-    labels = np.broadcast_to(np.asarray(labels), z.shape[:-1])
-    total = _logsumexp(z)[..., None]
+def _modified_entropy(z: np.ndarray, is_true: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Mentr from z [classes, ...], the true classes and total = logsumexp(z) [...]."""
     log_p = z - total
     p = np.exp(log_p)
     log_one_minus_p = np.log1p(-np.minimum(p, 0.5))
-    top = np.argmax(z, axis=-1)[..., None]
-    is_top = np.arange(z.shape[-1]) == top
-    others_of_top = _logsumexp(np.where(is_top, -np.inf, z))[..., None]
+    is_top = np.arange(len(z)).reshape(-1, *([1] * total.ndim)) == z.argmax(axis=0)
+    others_of_top = _logsumexp(np.where(is_top, -np.inf, z))
     log_one_minus_p = np.where(is_top & (p >= 0.5), others_of_top - total, log_one_minus_p)
-    is_true = np.arange(z.shape[-1]) == labels[..., None]
-    true_term = -np.sum(np.where(is_true, (1.0 - p) * log_p, 0.0), axis=-1)
-    other_terms = -np.sum(np.where(is_true, 0.0, p * log_one_minus_p), axis=-1)
+    true_term = -np.where(is_true, (1.0 - p) * log_p, 0.0).sum(axis=0)
+    other_terms = -np.where(is_true, 0.0, p * log_one_minus_p).sum(axis=0)
     return true_term + other_terms
 
 
-def all_statistics(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-    """Every per-example statistic the attacks use, each [...] float64, keyed by name."""
-    return {
-        "logit_scaled_confidence": logit_scaled_confidence(logits, labels),
-        "hinge": hinge(logits, labels),
-        "loss": cross_entropy(logits, labels),
-        "modified_entropy": modified_entropy(logits, labels),
-    }
+def all_statistics(logits: np.ndarray, labels: np.ndarray, names=ALL_STATISTICS) -> dict[str, np.ndarray]:
+    """The per-example statistics `names` (default: every one the attacks use) of logits
+    [..., classes] with labels broadcastable to logits.shape[:-1]; each [...] float64:
+
+    - logit_scaled_confidence: phi = log(p_y / (1 - p_y)) with p = softmax(z), computed as
+      z_y - logsumexp_{y' != y} z_y': equal to the naive formula wherever that is finite, and
+      finite wherever the logits are, even when p_y rounds to 1 (where the naive formula is +inf);
+    - hinge: z_y - max_{y' != y} z_y', the margin of the true class over the runner-up;
+    - loss: the cross-entropy -log p_y = logsumexp(z) - z_y (the LOSS attack);
+    - modified_entropy: Song & Mittal's Mentr(p, y) = -(1 - p_y) log p_y
+      - sum_{y' != y} p_y' log(1 - p_y'), low for confidently correct predictions (members).
+      log(1 - p) is taken as log1p(-p) where p < 1/2 and as logsumexp of the other logits minus
+      logsumexp of all where p >= 1/2 (at most one class per example), so it stays finite when
+      p rounds to 1.
+    """
+    unknown = [name for name in names if name not in ALL_STATISTICS]
+    if unknown:
+        raise ValueError(f"unknown statistics {unknown}: known are {list(ALL_STATISTICS)}")
+    z, labels = _class_first(logits, labels)
+    is_true = np.arange(len(z)).reshape(-1, *([1] * labels.ndim)) == labels  # [classes, ...]
+    true_class = np.take_along_axis(z, labels[None], axis=0)[0]  # z_y
+    results = {}
+    if "logit_scaled_confidence" in names or "hinge" in names:
+        others = np.where(is_true, -np.inf, z)
+        runner_up = others.max(axis=0)
+        results["logit_scaled_confidence"] = true_class - _logsumexp(others, top=runner_up)
+        results["hinge"] = true_class - runner_up
+    if "loss" in names or "modified_entropy" in names:
+        total = _logsumexp(z)
+        results["loss"] = total - true_class
+        if "modified_entropy" in names:
+            results["modified_entropy"] = _modified_entropy(z, is_true, total)
+    return {name: results[name] for name in names}
+
+
+def logit_scaled_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """log(p_y / (1 - p_y)), computed from the logits (all_statistics)."""
+    return all_statistics(logits, labels, ["logit_scaled_confidence"])["logit_scaled_confidence"]
+
+
+def hinge(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """z_y - max_{y' != y} z_y' (all_statistics)."""
+    return all_statistics(logits, labels, ["hinge"])["hinge"]
+
+
+def cross_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """-log p_y = logsumexp(z) - z_y (all_statistics)."""
+    return all_statistics(logits, labels, ["loss"])["loss"]
+
+
+def modified_entropy(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Song & Mittal's Mentr(p, y) (all_statistics)."""
+    return all_statistics(logits, labels, ["modified_entropy"])["modified_entropy"]
 
 
 def stacked_statistics(logits: np.ndarray, labels: np.ndarray, names) -> dict[str, np.ndarray]:
