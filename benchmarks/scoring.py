@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -208,12 +209,18 @@ def worker(implementation: str, data: Path, n_targets: int, examples: int | None
     return {"seconds": seconds, "peak_rss_mib": peak_rss_mib(), **times}
 
 
+# One thread for BLAS and OpenMP in the workers, as Snakemake gives a one-thread job: both sides
+# run on one core.
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def measure(implementation: str, data: Path, n_targets: int, examples: int | None, output: Path) -> dict:
-    """worker() in a fresh Python process; its JSON result."""
+    """worker() in a fresh Python process, on one thread; its JSON result."""
     command = [sys.executable, "-m", "benchmarks.scoring", "worker", implementation, str(data), str(n_targets), str(output)]
     if examples:
         command += ["--examples", str(examples)]
-    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root, env=os.environ | ONE_THREAD)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
