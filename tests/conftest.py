@@ -96,3 +96,15 @@ def cifar10_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cifar")
     write_cifar10(root, style="python2", sizes=(20, 20, 20, 20, 20, 30))
     return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread during the test, as a workflow job runs it (compute.threads: 1), restored
+    after. torch is imported here, not at the top: the analysis tests run without it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
