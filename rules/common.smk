@@ -71,10 +71,11 @@ from lira import splits
 BLOCKS = splits.model_blocks(N_MODELS, config["models_per_job"])
 
 # Every attack, by name (lira.catalog: what each is, which table shows it).
-from lira import catalog
+from lira import catalog, statistics
 
 ATTACKS = list(catalog.attacks(config))
-STACKED = list(catalog.STACKED_STATISTICS)
+# The per-example statistics the shadows step stacks (lira.statistics).
+STACKED = list(statistics.STACKED_STATISTICS)
 
 # The GPU resource makes `--resources gpu=K` and SLURM's --gpus see the jobs that need a device.
 COMPUTE = config["compute"]

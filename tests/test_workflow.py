@@ -58,7 +58,7 @@ def test_end_to_end_outputs(tiny_run):
     assert shadows.shape == (6, 240, 18) and shadows.dtype == np.float32
     phi = statistics.logit_scaled_confidence(logits, pool["y"][None, :, None])
     np.testing.assert_array_equal(shadows[4:], phi.astype(np.float32))  # block 4-5's logits, in model order
-    assert json.loads((results / "shadows" / "info.json").read_text())["statistics"] == list(catalog.STACKED_STATISTICS)
+    assert json.loads((results / "shadows" / "info.json").read_text())["statistics"] == list(statistics.STACKED_STATISTICS)
 
     attack = np.load(results / "attacks" / "lira_online.npz")
     assert attack["scores"].shape == (4, 240) and np.isfinite(attack["scores"]).all()
@@ -184,7 +184,7 @@ def test_a_new_statistic_reruns_the_shadows_step_not_the_logits(tiny_run, tmp_pa
     copy = tmp_path / "copy"
     shutil.copytree(workdir, copy, ignore=shutil.ignore_patterns("report.html", "*.yaml"))
     shutil.copy2(workdir / "config.yaml", copy / "config.yaml")
-    current, fewer = repr(list(catalog.STACKED_STATISTICS)), repr(list(catalog.STACKED_STATISTICS[:-1]))
+    current, fewer = repr(list(statistics.STACKED_STATISTICS)), repr(list(statistics.STACKED_STATISTICS[:-1]))
     edited = 0
     for record in (copy / ".snakemake" / "metadata").iterdir():  # Snakemake's record of each output
         output = base64.urlsafe_b64decode(record.name).decode()
@@ -194,7 +194,7 @@ def test_a_new_statistic_reruns_the_shadows_step_not_the_logits(tiny_run, tmp_pa
             metadata["params"] = [fewer if param == current else param for param in metadata["params"]]
             record.write_text(json.dumps(metadata))
             edited += 1
-    assert edited == len(catalog.STACKED_STATISTICS) + 2  # every stack, keep.npy and info.json
+    assert edited == len(statistics.STACKED_STATISTICS) + 2  # every stack, keep.npy and info.json
     process = snakemake(copy, "--dry-run")
     jobs = planned_jobs(process)
     assert jobs["shadows"] == 1 and jobs["fit"] == 1 and jobs["attack"] == len(attack_names(config))

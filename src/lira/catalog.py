@@ -10,13 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .queries import nested_subsets
-from .statistics import ALL_STATISTICS
-
-# The per-example statistics of every model and query (lira.statistics.all_statistics), and those
-# the shadows step stacks over models for the attacks (lira.statistics.stacked_statistics): the
-# same plus the probability of the true label, exp(-loss), for RMIA.
-SCORE_STATISTICS = ALL_STATISTICS
-STACKED_STATISTICS = SCORE_STATISTICS + ("probability",)
 
 FAMILIES = (
     "threshold",

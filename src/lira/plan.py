@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .catalog import STACKED_STATISTICS
 from .datasets import IMAGE_SHAPE, NUM_CLASSES
 from .queries import query_set
+from .statistics import STACKED_STATISTICS
 
 REPO = Path(__file__).resolve().parents[2]
 PER_BLOCK = ("train", "logits")  # rules with one job per block of models

@@ -13,8 +13,10 @@ import math
 import numpy as np
 
 STATISTICS = ("logit_scaled_confidence", "hinge")
-# Every statistic all_statistics computes (lira.catalog.SCORE_STATISTICS).
+# Every statistic all_statistics computes, and those the shadows step stacks over models for the
+# attacks (stacked_statistics): the same plus the probability of the true label, for RMIA.
 ALL_STATISTICS = ("logit_scaled_confidence", "hinge", "loss", "modified_entropy")
+STACKED_STATISTICS = ALL_STATISTICS + ("probability",)
 
 
 # Internally the class axis comes first, z [classes, ...]: a reduction over classes is then a few
@@ -118,11 +120,13 @@ def stacked_statistics(logits: np.ndarray, labels: np.ndarray, names) -> dict[st
     p_y is exp(-loss) of the float32 loss, so that the two stacks describe the same value to the
     last bit (and stay what the workflow has always stacked).
     """
-    computed = {name: value.astype(np.float32) for name, value in all_statistics(logits, labels).items()}
-    computed["probability"] = np.exp(-computed["loss"].astype(np.float64)).astype(np.float32)
-    unknown = [name for name in names if name not in computed]
+    unknown = [name for name in names if name not in STACKED_STATISTICS]
     if unknown:
-        raise ValueError(f"unknown statistics {unknown}: known are {sorted(computed)}")
+        raise ValueError(f"unknown statistics {unknown}: known are {list(STACKED_STATISTICS)}")
+    needed = [name for name in ALL_STATISTICS if name in names or (name == "loss" and "probability" in names)]
+    computed = {name: value.astype(np.float32) for name, value in all_statistics(logits, labels, needed).items()}
+    if "probability" in names:
+        computed["probability"] = np.exp(-computed["loss"].astype(np.float64)).astype(np.float32)
     return {name: computed[name] for name in names}
 
 
