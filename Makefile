@@ -33,27 +33,34 @@ dry-run: $(VENV)/.installed
 	$(VENV)/bin/snakemake --cores $(CORES) --dry-run
 
 # Jobs per rule (all, done, to run) and an estimate of device-hours and disk for a config:
-# `make plan CONFIG=config/cifar10.yaml DEVICES=8`. See the README's "Running on a cluster".
+# `make plan CONFIG=config/cifar10.yaml DEVICES=8`. See docs/cluster.md.
 CONFIG ?= config.yaml
 DEVICES ?= 1
 plan: $(VENV)/.installed
-	$(PYTHON) -m lira.plan --configfile $(CONFIG) --devices $(DEVICES)
+	$(PYTHON) -m lira.tools.plan --configfile $(CONFIG) --devices $(DEVICES)
 
-# Debian's SLURM and munge, for tests/test_slurm.py, which starts a throw-away single-node cluster
+# Debian's SLURM and munge, for tests/end_to_end/test_slurm.py, which starts a throw-away single-node cluster
 # (and stops it). Needs root or sudo, and apt; without them that test is skipped.
 slurm:
 	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then echo "SLURM: installed"; \
 	elif command -v apt-get >/dev/null; then $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge; \
-	else echo "no apt-get: install slurm-wlm and munge to run tests/test_slurm.py" >&2; fi
+	else echo "no apt-get: install slurm-wlm and munge to run tests/end_to_end/test_slurm.py" >&2; fi
 
+# The whole suite, real Snakemake runs and the SLURM cluster included (tests/end_to_end, and the
+# tests marked `workflow`).
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest -q
+
+# Everything but the real Snakemake runs: about a minute on 2 cores.
+.PHONY: test-fast
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/pytest -q -m "not workflow" --ignore=tests/end_to_end
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile rules/
 
-# The benchmark suite (README "Performance"): training efficiency, scoring against the per-example
+# The benchmark suite (docs/performance.md): training efficiency, scoring against the per-example
 # reference algorithm, and the pipeline overhead of the finished default run in results/.
 # Under 10 minutes on 2 cores; e.g. `make bench BENCH_ARGS="--results /path/to/results/fmnist-cnn"`.
 .PHONY: bench

@@ -39,7 +39,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from lira.plan import read_benchmark_seconds
+from lira.tools.plan import read_benchmark_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -162,15 +162,15 @@ def startup_costs() -> dict:
     """What every job pays before its work, measured in fresh interpreters: importing torch and
     the package (train and logits jobs), importing numpy and the package (the analysis jobs), and,
     for comparison, what the first torch.optim optimizer would add (its methods import
-    torch._dynamo on first use; lira.training has its own SGD to avoid it)."""
-    torch_imports = startup_seconds("import torch, lira.training, lira.models")
+    torch._dynamo on first use; lira.models.training has its own SGD to avoid it)."""
+    torch_imports = startup_seconds("import torch, lira.models.training, lira.models.architectures")
     optimizer = startup_seconds(
-        "import torch, lira.training, lira.models; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)"
+        "import torch, lira.models.training, lira.models.architectures; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)"
     )
     return {
         "startup_python_seconds": startup_seconds("pass"),
         "startup_torch_seconds": torch_imports,
-        "startup_numpy_seconds": startup_seconds("import numpy, lira.attacks, lira.io"),
+        "startup_numpy_seconds": startup_seconds("import numpy, lira.core.attacks, lira.workflow.files"),
         "first_optimizer_seconds": max(0.0, optimizer - torch_imports),
     }
 

@@ -1,18 +1,18 @@
-"""Scoring: our LiRA (lira.gaussian + lira.attacks) against a per-example implementation of the
+"""Scoring: our LiRA (lira.core.gaussian + lira.core.attacks) against a per-example implementation of the
 reference code's algorithm, on the same synthetic arrays.
 
 Both sides compute the same four variants (online and offline, per-example and global variance)
 for the same T targets, each target attacked with the other N-1 models as its shadows:
 
-- **reference** (written here from ../shared/LIRA.md, not copied from anywhere): loads every
+- **reference** (written here from the reference code's algorithm as docs/method.md describes it): loads every
   model's statistics into one [N, n, Q] array, as the reference code does, and loops over targets
   and, for each target, over examples in Python: the example's IN and OUT values among the other
   N-1 models, their means and unbiased variances, then the scores. Global variance needs a first
   pass over every example (the squared deviations from each example's own means) before scoring.
-- **ours**: reads the N models' values a chunk of examples at a time into sufficient statistics
-  (lira.gaussian.fit_shadow_statistics; memory O(N x chunk x Q) beside the O(n x Q) fit), then
-  one target at a time derives its leave-one-out Gaussians from them (lira.gaussian.leave_one_out,
-  vectorised over examples and queries) and scores with lira.attacks.lira_online / lira_offline:
+- **ours**: reads the N models' values a chunk of examples at a time into per-example sums
+  (lira.core.gaussian.fit_shadow_sums; memory O(N x chunk x Q) beside the O(n x Q) fit), then
+  one target at a time derives its leave-one-out Gaussians from them (lira.core.gaussian.leave_one_out,
+  vectorised over examples and queries) and scores with lira.core.attacks.lira_online / lira_offline:
   the library calls of the workflow's fit and attack steps.
 
 Each measurement runs in a fresh Python process (`python -m benchmarks.scoring worker ...`), so
@@ -39,9 +39,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import log_ndtr
 
-from lira import splits
-from lira.attacks import lira_offline, lira_online
-from lira.gaussian import MIN_VARIANCE, fit_shadow_statistics, leave_one_out
+from lira.core import splits
+from lira.core.attacks import lira_offline, lira_online
+from lira.core.gaussian import MIN_VARIANCE, fit_shadow_sums, leave_one_out
 
 VARIANTS = ("online", "online_global", "offline", "offline_global")
 OFFLINE_TEST = "one-sided"  # the config's default (paper Eq. 4), on both sides
@@ -52,7 +52,7 @@ OFFLINE_TEST = "one-sided"  # the config's default (paper Eq. 4), on both sides
 
 def write_synthetic(directory: Path, n_models: int, n_examples: int, n_queries: int, seed: int = 0) -> None:
     """phi.npy float32 [N, n, Q] and keep.npy bool [N, n] like the workflow's shadows/: the
-    complementary-pair splits of lira.splits, per-example centres and IN shifts, query noise."""
+    complementary-pair splits of lira.core.splits, per-example centres and IN shifts, query noise."""
     directory.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     keep = splits.keep_matrix(seed, n_models, n_examples)
@@ -106,10 +106,10 @@ class StackReader:
 
 def reference_scores(phi: np.ndarray, keep: np.ndarray, n_targets: int) -> dict[str, np.ndarray]:
     """The reference algorithm, per target and per example. phi [N, n, Q], keep [N, n].
-    Returns variant -> scores [T, n]. Same estimators as lira.gaussian: means, unbiased
+    Returns variant -> scores [T, n]. Same estimators as lira.core.gaussian: means, unbiased
     per-example variances, global variance pooled around each example's own mean, every variance
     floored at MIN_VARIANCE; where some example has fewer than 2 values in a group, every example
-    takes the pooled variance (lira.gaussian._group_moments)."""
+    takes the pooled variance (lira.core.gaussian._group_moments)."""
     n_models, n_examples, _ = phi.shape
     scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}
     for target in range(n_targets):
@@ -154,15 +154,15 @@ class OurTimes:
 
 
 def our_scores(stack, keep: np.ndarray, n_targets: int):
-    """Ours: the fit job's sufficient statistics, read a chunk of examples at a time for every
-    model (lira.gaussian.fit_shadow_statistics); then the targets' values and, one target at a
-    time as lira.attacks.run does, its leave-one-out Gaussians and the four variants (the attack
+    """Ours: the fit job's per-example sums, read a chunk of examples at a time for every
+    model (lira.core.gaussian.fit_shadow_sums); then the targets' values and, one target at a
+    time as lira.core.attacks.run does, its leave-one-out Gaussians and the four variants (the attack
     jobs, sharing one leave-one-out). stack: a StackReader [N, n, Q]; keep [N, >= n].
     Returns (variant -> [T, n], OurTimes)."""
     n_models, n_examples, _ = stack.shape
     keep = keep[:, :n_examples]
     start = time.perf_counter()
-    fit = fit_shadow_statistics(stack, keep)
+    fit = fit_shadow_sums(stack, keep)
     fitted = time.perf_counter()
     targets = stack[0:n_targets]  # [T, n, Q], as the attack job reads them from the stack
     scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}

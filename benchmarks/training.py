@@ -1,7 +1,7 @@
 """Training efficiency: the FLOP/s a training step achieves, against the matrix-multiply FLOP/s
 this machine reaches in the same process, same dtype, same thread count.
 
-A training step is lira.training.train's inner loop as the workflow runs it (data resident in
+A training step is lira.models.training.train's inner loop as the workflow runs it (data resident in
 memory as one tensor, augmentation on the tensor, SGD with Nesterov momentum, cosine schedule),
 timed over whole epochs of synthetic images of the right shape; the first epoch is a warm-up.
 Its FLOPs are counted with torch.utils.flop_counter.FlopCounterMode over one forward and backward
@@ -14,7 +14,7 @@ Cases (each a row of the table):
   `--cores 2` with `compute.threads: 1` does);
 - the previous default, `cnn` of width 8 (8- and 16-channel convolutions with max-pools), as the
   workflow would run it; with the ReLU before the max-pool (its order before a change in
-  lira.models.cnn); eight copies stacked into one batched model (grouped convolutions);
+  lira.models.architectures.cnn); eight copies stacked into one batched model (grouped convolutions);
 - the paper's WRN-28-2 (config/cifar10.yaml: 3x32x32, batch 256), a few steps, float32 and bf16.
 
 Every worker is a fresh process (`python -m benchmarks.training worker ...`) that sets its thread
@@ -31,19 +31,15 @@ import sys
 import time
 from pathlib import Path
 
+from lira.workflow.config import load_config
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def load_config(path: Path) -> dict:
-    import yaml
-
-    return yaml.safe_load(path.read_text())
 
 
 def default_cases(quick: bool = False) -> dict:
     """The model specs, input shapes, recipes and sizes of the benchmark, from the configs."""
-    default = load_config(REPO / "config.yaml")
-    cifar = load_config(REPO / "config" / "cifar10.yaml")
+    default = load_config(REPO, [])  # what Snakemake sees, with the schema's defaults
+    cifar = load_config(REPO, [REPO / "config" / "cifar10.yaml"])
     model = {
         "model": default["model"],
         "in_shape": [1, 28, 28],
@@ -83,7 +79,7 @@ def matmul_gflops(dtype_name: str, size: int, repeats: int = 5) -> float:
 
 def relu_before_pool(model):
     """The CNN with each block's ReLU moved back in front of its max-pool (the order before the
-    change in lira.models.cnn), for the side-by-side comparison."""
+    change in lira.models.architectures.cnn), for the side-by-side comparison."""
     from torch import nn
 
     for container in model.modules():
@@ -98,15 +94,16 @@ def relu_before_pool(model):
 
 
 def train_case(case: dict, layout: str | None = None, bf16: bool = False, old_order: bool = False, seed: int = 0) -> dict:
-    """Time lira.training.train on synthetic images; count one step's FLOPs. layout: the model's
-    memory format, "channels_last" or "nchw"; None: the workflow's (lira.models.memory_format)."""
+    """Time lira.models.training.train on synthetic images; count one step's FLOPs. layout: the model's
+    memory format, "channels_last" or "nchw"; None: the workflow's (lira.models.architectures.memory_format)."""
     import numpy as np
     import torch
     from torch.nn import functional as F
     from torch.utils.flop_counter import FlopCounterMode
 
-    from lira import training
-    from lira.models import build_model, memory_format
+    from lira.models import training
+    from lira.models.architectures import build_model, memory_format
+    from lira.models.images import to_float_images
 
     recipe = {**case["recipe"], "epochs": case["epochs"], "precision": "bfloat16" if bf16 else "float32"}
     batch = recipe["batch_size"]
@@ -114,7 +111,7 @@ def train_case(case: dict, layout: str | None = None, bf16: bool = False, old_or
     n = batch * case["steps_per_epoch"]
     rng = np.random.default_rng(seed)
     device = torch.device("cpu")
-    images = training.to_float_images(rng.integers(0, 256, size=(n, *in_shape), dtype=np.uint8), device)
+    images = to_float_images(rng.integers(0, 256, size=(n, *in_shape), dtype=np.uint8), device)
     labels = torch.from_numpy(rng.integers(0, 10, size=n))
     torch.manual_seed(seed)
     model = build_model(case["model"], in_shape, 10, [0.5] * in_shape[0], [0.25] * in_shape[0])
@@ -194,7 +191,7 @@ def stacked_case(case: dict, models: int, seed: int = 0) -> dict:
 
     # FLOPs: `models` times one CNN's step (the flop counter overcounts the backward of
     # grouped convolutions).
-    from lira.models import build_model
+    from lira.models.architectures import build_model
 
     single = build_model(case["model"], (channels, height, breadth), 10, [0.5], [0.25])
     with FlopCounterMode(display=False) as counter:
@@ -229,19 +226,20 @@ CATEGORIES = [
 
 
 def profile_case(case: dict) -> dict:
-    """Self CPU time per step of lira.training.train on the default model, by CATEGORIES."""
+    """Self CPU time per step of lira.models.training.train on the default model, by CATEGORIES."""
     import numpy as np
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from lira import training
-    from lira.models import build_model, memory_format
+    from lira.models import training
+    from lira.models.architectures import build_model, memory_format
+    from lira.models.images import to_float_images
 
     recipe = {**case["recipe"], "epochs": 2}
     batch, in_shape = recipe["batch_size"], tuple(case["in_shape"])
     n = batch * case["steps_per_epoch"]
     rng = np.random.default_rng(0)
-    images = training.to_float_images(rng.integers(0, 256, size=(n, *in_shape), dtype=np.uint8), torch.device("cpu"))
+    images = to_float_images(rng.integers(0, 256, size=(n, *in_shape), dtype=np.uint8), torch.device("cpu"))
     labels = torch.from_numpy(rng.integers(0, 10, size=n))
     torch.manual_seed(0)
     model = build_model(case["model"], in_shape, 10, [0.5], [0.25]).to(memory_format=memory_format(case["model"]))

@@ -15,6 +15,7 @@ rule attack:
         "../envs/analysis.yaml"
     params:
         settings=attack_settings,
+        seed=setting("seed"),
         queries=setting("queries"),
     script:
         "../scripts/attack.py"

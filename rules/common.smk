@@ -11,7 +11,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from lira import config as lira_config
+from lira.workflow import config as lira_config
 
 
 def jobs_run_here():
@@ -21,7 +21,7 @@ def jobs_run_here():
     Snakemake picks its executor only after parsing the workflow, so it is read from the command
     line's parsed arguments (profiles included) on the call stack. Inside a cluster job, or when
     Snakemake is driven through its API, this says False: each train/logits job checks its
-    device when it starts (lira.devices.select_device), on the node where it runs.
+    device when it starts (lira.models.devices.select_device), on the node where it runs.
     """
     if not workflow.is_main_process:
         return False
@@ -35,7 +35,7 @@ def jobs_run_here():
 
 
 # Checked at parse time, dry runs included, before any job starts; fills in the schema's defaults.
-# One line per problem, naming the key, its value and what is allowed (lira.config).
+# One line per problem, naming the key, its value and what is allowed (lira.workflow.config).
 try:
     lira_config.check(
         config,
@@ -65,17 +65,18 @@ N_MODELS = config["shadow_models"]
 N_TARGETS = config["attack"]["targets"]
 
 # Shadow models are trained and queried in blocks of models_per_job, one job per block
-# (lira.splits.model_blocks: "0-7", "8-15", ...): one Python start-up and torch import per block.
-from lira import splits
+# (lira.core.splits.model_blocks: "0-7", "8-15", ...): one Python start-up and torch import per block.
+from lira.core import splits
 
 BLOCKS = splits.model_blocks(N_MODELS, config["models_per_job"])
 
-# Every attack, by name (lira.catalog: what each is, which table shows it).
-from lira import catalog, statistics
+# Every attack, by name (lira.workflow.catalog: what each is, which table shows it).
+from lira.workflow import catalog
+from lira.core import logit_statistics
 
 ATTACKS = list(catalog.attacks(config))
-# The per-example statistics the shadows step stacks (lira.statistics).
-STACKED = list(statistics.STACKED_STATISTICS)
+# The per-example statistics the shadows step stacks (lira.core.logit_statistics).
+STACKED = list(logit_statistics.STACKED_STATISTICS)
 
 # The GPU resource makes `--resources gpu=K` and SLURM's --gpus see the jobs that need a device.
 COMPUTE = config["compute"]
@@ -128,7 +129,7 @@ def _sorted(value):
 
 
 def attack_settings(wildcards):
-    """Exactly the settings that decide attack {attack}'s output (lira.catalog.settings), so a
+    """Exactly the settings that decide attack {attack}'s output (lira.workflow.catalog.settings), so a
     changed setting reruns only the attacks that use it."""
     return _sorted(catalog.settings(wildcards.attack, config))
 

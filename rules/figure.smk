@@ -18,6 +18,7 @@ rule figure_roc:
     conda:
         "../envs/analysis.yaml"
     params:
+        seed=setting("seed"),
         experiment=EXPERIMENT,
     script:
         "../scripts/figure_roc.py"
@@ -88,6 +89,7 @@ rule figure_examples:
         "../envs/analysis.yaml"
     params:
         statistic=setting("attack", "statistic"),
+        seed=setting("seed"),
         experiment=EXPERIMENT,
     script:
         "../scripts/figure_examples.py"

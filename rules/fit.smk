@@ -1,32 +1,5 @@
-rule shadows:
-    """Every model's per-example statistics (logit-scaled confidence, hinge, loss, modified
-    entropy, probability of the label), computed from each block's logits and stacked into one
-    array per statistic, [N, pool, queries] float32, with keep.npy, bool [N, pool]: what model i
-    trained on. Attacks memory-map these."""
-    input:
-        logits=block_outputs("logits", ".npy"),
-        logits_info=block_outputs("logits", ".json"),
-        pool=result("pool.npz"),
-    output:
-        **SHADOWS,
-    log:
-        result("logs/shadows.log"),
-    benchmark:
-        result("benchmarks/shadows.tsv")
-    conda:
-        "../envs/analysis.yaml"
-    params:
-        seed=setting("seed"),
-        blocks=BLOCKS,
-        # Computed here from the cached logits, so adding a statistic reruns this job, never the
-        # models' inference.
-        statistics=STACKED,
-    script:
-        "../scripts/shadows.py"
-
-
 rule fit:
-    """Per-example IN/OUT sufficient statistics over all N shadow models, from which the
+    """Per-example IN/OUT sums (counts, sums, sums of squares) over all N shadow models, from which the
     leave-one-out Gaussians of any target follow without refitting."""
     input:
         **SHADOWS,
@@ -39,5 +12,7 @@ rule fit:
         result("benchmarks/fit.tsv")
     conda:
         "../envs/analysis.yaml"
+    params:
+        seed=setting("seed"),
     script:
         "../scripts/fit.py"

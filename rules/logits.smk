@@ -6,7 +6,7 @@ rule logits:
         weights=result("models/{block}.pt"),
         metrics=result("models/{block}.json"),
     output:
-        result("logits/{block}.npy"),
+        logits=result("logits/{block}.npy"),
         info=result("logits/{block}.json"),
     log:
         result("logs/logits/{block}.log"),
@@ -20,6 +20,7 @@ rule logits:
         runtime=per_try("runtime_minutes", "logits"),
         mem_mb=per_try("mem_mb", "logits"),
     params:
+        seed=setting("seed"),
         model=setting("model"),
         queries=setting("queries"),
     script:

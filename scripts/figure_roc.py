@@ -4,12 +4,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lira import artifacts, catalog, io, plots
-from lira.config import config_hash
-from lira.metrics import roc_curve
+from lira.core.metrics import roc_curve
+from lira.reports import plots
+from lira.workflow import artifacts, catalog, files
+from lira.workflow.config import config_hash
 
-log = io.job_logger(snakemake.log[0])
-fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, snakemake.config["seed"])
+log = files.job_logger(snakemake.log[0])
+fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, snakemake.params.seed)
 labels = {name: attack.label for name, attack in catalog.attacks(snakemake.config).items()}
 curves, bands = {}, {}
 for attack_path, metrics_path in zip(snakemake.input.attacks, snakemake.input.metrics, strict=True):

@@ -3,11 +3,12 @@
 import numpy as np
 import pandas as pd
 
-from lira import artifacts, io, plots
-from lira.analysis import attack_power_by_shadow_count
-from lira.config import config_hash
+from lira.core.shadow_count import attack_power_by_shadow_count
+from lira.reports import plots
+from lira.workflow import artifacts, files
+from lira.workflow.config import config_hash
 
-log = io.job_logger(snakemake.log[0])
+log = files.job_logger(snakemake.log[0])
 statistic = snakemake.params.statistic
 seed = snakemake.params.seed
 fingerprint = artifacts.expected_fingerprint(snakemake.input.pool, seed)
@@ -24,7 +25,7 @@ rows = pd.DataFrame(
         offline_test=snakemake.params.offline_test,
     )
 )
-with io.atomic_path(snakemake.output.csv) as temporary:
+with files.atomic_path(snakemake.output.csv) as temporary:
     rows.to_csv(temporary, index=False)
 title = f"{snakemake.params.experiment}: LiRA by number of shadow models"
 label = f"experiment {snakemake.params.experiment}, config {config_hash(snakemake.config)}"

@@ -1,20 +1,20 @@
 """Snakemake adapter: dataset files -> results/<experiment>/pool.npz."""
 
-from lira import artifacts, datasets, io
+from lira.workflow import artifacts, datasets, files
 
-log = io.job_logger(snakemake.log[0])
+log = files.job_logger(snakemake.log[0])
 data = snakemake.config["data"]
 if data["download"]:  # the config check made sure data.directory is set
-    from lira.download import download
+    from lira.workflow.download import download
 
     download(data["dataset"], data["directory"])
 
 dataset = datasets.load_dataset(snakemake.params.dataset, data["directory"])
 log.info("%s: %d training and %d test images", dataset.name, len(dataset.train.labels), len(dataset.test.labels))
 pool = datasets.make_pool(dataset, snakemake.params.pool_size, snakemake.params.holdout_size, snakemake.params.seed)
-# Every later artifact carries a fingerprint derived from this hash (lira.artifacts).
+# Every later artifact carries a fingerprint derived from this hash (lira.workflow.artifacts).
 pool["content_hash"] = artifacts.content_hash(pool)
-io.save_arrays(snakemake.output[0], **pool)
+files.save_arrays(snakemake.output[0], **pool)
 log.info(
     "pool: %d examples %s, %d held out; fingerprint %s",
     len(pool["y"]),

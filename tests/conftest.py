@@ -6,12 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from formats import write_cifar10, write_fashion_mnist
 
-from lira.plan import parse_job_stats
+from lira.tools.plan import parse_job_stats
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

@@ -1,0 +1,72 @@
+"""Which pool examples each shadow model trains on: the complementary-pair split design.
+
+Model 2j trains on a seeded random half S_j of the pool, model 2j+1 on its complement. So for
+every even number of models N each example is IN for exactly N/2 models, and a model's split
+depends only on (seed, model index): growing N keeps every existing model valid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The split design's name and version, part of every artifact's fingerprint (lira.workflow.artifacts): bump
+# it whenever keep_mask or model_seed changes, so that models trained under the old design are
+# refused instead of being mixed with new ones.
+DESIGN = "complementary-pairs/1"
+
+
+def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
+    """Boolean [pool_size] mask of the examples model `model_index` trains on.
+
+    Model 2j gets the first pool_size // 2 positions of a permutation drawn from (seed, j); model
+    2j+1 gets the rest (one more example when pool_size is odd).
+    """
+    if model_index < 0:
+        raise ValueError(f"model_index must be >= 0, got {model_index}")
+    if pool_size < 2:
+        raise ValueError(f"pool_size must be >= 2, got {pool_size}")
+    pair, second = divmod(model_index, 2)
+    # A SeedSequence keyed by (seed, pair) makes the split independent of how many models exist.
+    permutation = np.random.default_rng([seed, pair]).permutation(pool_size)
+    first_half = np.zeros(pool_size, dtype=bool)
+    first_half[permutation[: pool_size // 2]] = True
+    return ~first_half if second else first_half
+
+
+def keep_matrix(seed: int, n_models: int, pool_size: int) -> np.ndarray:
+    """Boolean [n_models, pool_size] matrix whose row i is keep_mask(seed, i, pool_size)."""
+    return np.stack([keep_mask(seed, i, pool_size) for i in range(n_models)])
+
+
+def model_seed(seed: int, model_index: int) -> int:
+    """The seed of model `model_index`'s initialisation and data order, from (seed, index) only."""
+    return int(np.random.SeedSequence([seed, model_index, 1]).generate_state(1)[0])
+
+
+def model_blocks(n_models: int, per_job: int) -> list[str]:
+    """Names of the blocks of models the workflow trains (and queries) one job each: consecutive
+    model indices, at most `per_job` of them, aligned on multiples of `per_job`, so that adding
+    models adds blocks and leaves the earlier blocks and their files as they are (only a partial
+    last block is redone). A block is named "first-last", or "i" when it holds model i alone:
+
+        model_blocks(10, 4) == ["0-3", "4-7", "8-9"];  model_blocks(3, 1) == ["0", "1", "2"]
+    """
+    if per_job < 1:
+        raise ValueError(f"models per job must be at least 1, got {per_job}")
+    blocks = []
+    for first in range(0, n_models, per_job):
+        last = min(first + per_job, n_models) - 1
+        blocks.append(str(first) if first == last else f"{first}-{last}")
+    return blocks
+
+
+def block_models(name: str) -> range:
+    """The model indices of block `name` (model_blocks): "8-11" -> range(8, 12), "5" -> range(5, 6)."""
+    first, _, last = name.partition("-")
+    try:
+        first_index, last_index = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"a block of models is named 'first-last' or 'index', got {name!r}") from None
+    if last_index < first_index:
+        raise ValueError(f"block {name!r}: its last model comes before its first")
+    return range(first_index, last_index + 1)

@@ -1,0 +1,58 @@
+"""Images as float tensors and their augmentations (torch): the random mirror and pad-and-crop
+shift of training, and the fixed mirror/shift of each query (lira.core.queries).
+
+Data stays resident as one float tensor in [0, 1]; batches are augmented on the tensor's device,
+which is faster than a DataLoader for data this size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from lira.core.queries import Query
+
+
+def to_float_images(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 [N, C, H, W] -> float32 [N, C, H, W] in [0, 1], channels_last (faster convs on CPU)."""
+    images = torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device)
+    return (images.float() / 255.0).contiguous(memory_format=torch.channels_last)
+
+
+def shift_images(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, pad: int, mode: str) -> torch.Tensor:
+    """Shift each image b of [B, C, H, W] by (dx[b], dy[b]) pixels (right, down) with pad-and-crop;
+    |dx|, |dy| <= pad. mode: 'reflect' or 'zeros'."""
+    if pad == 0:
+        return images
+    batch, _, height, width = images.shape
+    padded = F.pad(images, (pad,) * 4, mode="reflect" if mode == "reflect" else "constant")
+    rows = (pad - dy)[:, None] + torch.arange(height, device=images.device)  # [B, H]
+    cols = (pad - dx)[:, None] + torch.arange(width, device=images.device)  # [B, W]
+    batch_index = torch.arange(batch, device=images.device)[:, None, None]
+    crops = padded.permute(0, 2, 3, 1)[batch_index, rows[:, :, None], cols[:, None, :]]  # [B, H, W, C]
+    return crops.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+
+
+def apply_query(images: torch.Tensor, query: Query, pad_mode: str) -> torch.Tensor:
+    """The same augmentation for every image of the batch."""
+    if query.mirror:
+        images = images.flip(-1)
+    if query.dx == 0 and query.dy == 0:
+        return images
+    batch = images.shape[0]
+    pad = max(abs(query.dx), abs(query.dy))
+    full = lambda value: torch.full((batch,), value, dtype=torch.long, device=images.device)  # noqa: E731
+    return shift_images(images, full(query.dx), full(query.dy), pad, pad_mode)
+
+
+def random_augment(images: torch.Tensor, mirror: bool, shift: int, pad_mode: str, generator: torch.Generator):
+    """Training augmentation: mirror with probability 1/2, shift uniformly in [-shift, shift]^2."""
+    batch = images.shape[0]
+    if mirror:
+        flip = torch.rand(batch, generator=generator, device=generator.device) < 0.5
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+    if shift:
+        dx, dy = torch.randint(-shift, shift + 1, (2, batch), generator=generator, device=generator.device)
+        images = shift_images(images, dx, dy, shift, pad_mode)
+    return images

@@ -1,0 +1,188 @@
+"""The workflow's two torch jobs, one block of models each (lira.core.splits.model_blocks).
+
+train_block trains the block's models one after another in one process, so the Python start-up
+and torch import are paid once per block, not once per model. query_block computes their logits
+on every pool example under every query. The scripts in scripts/ only pass Snakemake's paths and
+settings to these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lira.core import splits
+from lira.core.queries import query_set
+from lira.models import devices, images, querying, training, weights
+from lira.models.architectures import build_model, memory_format
+from lira.workflow import artifacts, files
+
+
+def train_block(
+    pool_path,
+    weights_path,
+    metrics_path,
+    block: str,
+    seed: int,
+    model_spec: dict,
+    recipe: dict,
+    compute: dict,
+    threads: int,
+    log: logging.Logger,
+) -> list[dict]:
+    """Train the models of `block` on their halves of the pool and write models/<block>.pt (every
+    model's state dict, lira.models.weights.block_state) and models/<block>.json (the fingerprint
+    and each model's metrics: loss and seconds per epoch, device, and accuracy on the
+    data.holdout_size test images if any). Returns the models' metrics.
+
+    Each model checkpoints to <results>/checkpoints/<model>.pt every compute.checkpoint_every
+    epochs and after its last one (not a declared output: Snakemake deletes a failed job's
+    outputs, and the checkpoints must outlive a failure) and resumes from it, so a rerun after a
+    kill skips the block's finished models and continues the interrupted one. The checkpoints are
+    deleted once the block's files are written.
+    """
+    torch.set_num_threads(threads)
+    models = splits.block_models(block)
+    device = devices.select_device(compute["device"], log)
+    pool = files.load_arrays(pool_path)
+    # Recorded with the weights; the logits job refuses weights of another pool, seed or split design.
+    fingerprint = artifacts.expected_fingerprint(pool_path, seed)
+    all_images = images.to_float_images(pool["x"], device)  # [pool, C, H, W], once for the block
+    all_labels = torch.from_numpy(pool["y"]).to(device)
+    holdout_images = images.to_float_images(pool["holdout_x"], device)
+    holdout_labels = torch.from_numpy(pool["holdout_y"]).to(device)
+    checkpoints = Path(weights_path).parent.parent / "checkpoints"
+
+    states, metrics, finished = {}, [], []  # finished: each model's Checkpoint, removed at the end
+    for model_index in models:
+        keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
+        members = np.flatnonzero(keep)
+        model_seed = splits.model_seed(seed, model_index)
+        torch.manual_seed(model_seed)
+        model = build_model(model_spec, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
+        model = model.to(device, memory_format=memory_format(model_spec))
+        log.info("model %d: %d training examples on %s", model_index, len(members), device)
+        settings = {
+            "model_seed": model_seed,
+            "model": model_spec,
+            "recipe": recipe,
+            "device": device.type,  # a generator's state only restores on its own kind of device
+        }
+        checkpoint = training.Checkpoint(
+            path=checkpoints / f"{model_index}.pt",
+            every=compute["checkpoint_every"],
+            key=training.checkpoint_key(settings, pool["x"][members], pool["y"][members], pool["mean"], pool["std"]),
+        )
+        finished.append(checkpoint)
+        start = time.perf_counter()
+        result = training.train(
+            model, all_images[members], all_labels[members], recipe, seed=model_seed, checkpoint=checkpoint, log=log
+        )
+        seconds = time.perf_counter() - start
+        holdout_accuracy = (
+            querying.accuracy(model, holdout_images, holdout_labels, compute["eval_batch_size"])
+            if len(holdout_labels)
+            else None
+        )
+        metrics.append(
+            {
+                "model": model_index,
+                "train_examples": len(members),
+                # The accuracies on the pool's members and non-members come from the logits job's
+                # identity query.
+                "holdout_accuracy": holdout_accuracy,
+                "epoch_loss": result.epoch_loss,
+                "epoch_seconds": result.epoch_seconds,
+                "resumed_from_epoch": result.resumed_from_epoch,
+                "train_seconds": seconds,
+                "device": str(device),
+                "threads": threads,
+                # What the timings depend on, for lira.tools.plan to use them only for the same settings.
+                "settings": {"model": model_spec, "train": recipe},
+            }
+        )
+        states[model_index] = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
+        log.info("model %d: trained in %.1f s, test-set accuracy %s", model_index, seconds, holdout_accuracy)
+
+    weights.save_block_weights(weights_path, states)
+    files.write_json(metrics_path, {"fingerprint": fingerprint, "block": block, "models": metrics})
+    for checkpoint in finished:
+        checkpoint.remove()
+    return metrics
+
+
+def query_block(
+    pool_path,
+    weights_path,
+    metrics_path,
+    logits_path,
+    info_path,
+    block: str,
+    seed: int,
+    model_spec: dict,
+    query_settings: dict,
+    compute: dict,
+    threads: int,
+    log: logging.Logger,
+) -> dict:
+    """Query the models of `block` on every pool example under every query of `query_settings`
+    and write logits/<block>.npy, float32 [models, pool, queries, classes] in model order, with
+    its sidecar logits/<block>.json (fingerprint, models, shape, sha256; lira.workflow.artifacts),
+    each model's inference seconds, and its accuracy on the pool examples it trained on and on
+    those it did not (from the identity query, so for free). Returns the sidecar's entries.
+    """
+    torch.set_num_threads(threads)
+    models = splits.block_models(block)
+    device = devices.select_device(compute["device"], log)
+    pool = files.load_arrays(pool_path)
+    fingerprint = artifacts.expected_fingerprint(pool_path, seed)
+    trained = artifacts.load_json(metrics_path, fingerprint)  # weights of this pool and split design
+    described = [m.get("model") for m in trained.get("models", [])]
+    if described != list(models):
+        raise artifacts.ArtifactError(f"{metrics_path}: describes models {described}, not {list(models)}")
+    states = weights.model_states(weights_path, weights.load_weights(weights_path), models)
+
+    queries = query_set(query_settings["mirror"], query_settings["shift"], query_settings["stride"])
+    pool_images = images.to_float_images(pool["x"], device)
+    logits = []  # per model: float32 [pool, queries, classes]
+    inference_seconds = []  # the forward passes alone, per model
+    train_accuracy, nonmember_accuracy = [], []
+    for model_index in models:
+        model = build_model(model_spec, pool["x"].shape[1:], int(pool["num_classes"]), pool["mean"], pool["std"])
+        model.load_state_dict(states[model_index])
+        model = model.to(device, memory_format=memory_format(model_spec))
+        start = time.perf_counter()
+        logits.append(
+            querying.predict_logits(model, pool_images, queries, query_settings["padding"], compute["eval_batch_size"])
+        )
+        inference_seconds.append(time.perf_counter() - start)
+        members = splits.keep_mask(seed, model_index, len(pool["y"]))
+        correct = logits[-1][:, 0].argmax(axis=-1) == pool["y"]  # query 0: the images as they are
+        train_accuracy.append(float(correct[members].mean()))
+        nonmember_accuracy.append(float(correct[~members].mean()))
+    stacked = np.stack(logits)  # [models, pool, queries, classes]
+    info = {
+        "fingerprint": fingerprint,
+        "models": list(models),
+        "queries": len(queries),
+        "inference_seconds": inference_seconds,
+        "train_accuracy": train_accuracy,
+        "nonmember_accuracy": nonmember_accuracy,
+    }
+    artifacts.write_array_with_info(logits_path, info_path, stacked, **info)
+    log.info("logits %s of models %s for %d queries %s", stacked.shape, list(models), len(queries), queries)
+    train_seconds = sum(m["train_seconds"] for m in trained["models"])
+    files.announce(
+        log,
+        "block %s: %d models trained in %.0f s; accuracy on members %.3f, on non-members %.3f (mean)",
+        block,
+        len(models),
+        train_seconds,
+        float(np.mean(train_accuracy)),
+        float(np.mean(nonmember_accuracy)),
+    )
+    return info

@@ -1,0 +1,118 @@
+"""Figures (matplotlib/seaborn, no torch). Each function returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; runs on login nodes without a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from lira.core.metrics import Roc, auc  # noqa: E402
+
+
+def _theme():
+    sns.set_theme(style="whitegrid", context="paper")
+
+
+def roc_figure(curves: dict[str, Roc], title: str, bands: dict | None = None):
+    """Log-log ROC of every attack (the paper's Figure 1: it shows the low-FPR regime), chance
+    diagonal, AUC in the legend, and shaded 95 % bootstrap bands where given
+    (name -> (fpr grid, tpr low, tpr high)). Curves start at the smallest measurable FPR."""
+    _theme()
+    figure, axes = plt.subplots(figsize=(5.5, 5.5))
+    smallest = min(1.0 / roc.n_negative for roc in curves.values())
+    for (name, roc), colour in zip(curves.items(), sns.color_palette("colorblind", len(curves))):
+        axes.plot(
+            np.maximum(roc.fpr, smallest),
+            np.maximum(roc.tpr, smallest),
+            color=colour,
+            label=f"{name} (AUC {auc(roc):.3f})",
+        )
+        if bands and name in bands:
+            grid, low, high = bands[name]
+            axes.fill_between(grid, np.maximum(low, smallest), np.maximum(high, smallest), color=colour, alpha=0.2, linewidth=0)
+    axes.plot([smallest, 1], [smallest, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+    axes.set(xscale="log", yscale="log", xlim=(smallest, 1), ylim=(smallest, 1))
+    axes.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
+    axes.legend(loc="lower right", fontsize="x-small")
+    figure.tight_layout()
+    return figure
+
+
+def shadow_count_figure(rows: pd.DataFrame, max_fpr_label: str, title: str):
+    """TPR at low FPR and AUC against the number of shadow models (log2 axis), one line per LiRA
+    variant, error bars: standard deviation over the repeated subsamples."""
+    _theme()
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for axes, column, label in ((left, "tpr", f"TPR @ {max_fpr_label} FPR"), (right, "auc", "AUC")):
+        sns.lineplot(data=rows, x="shadow_models", y=column, hue="variant", marker="o", errorbar="sd", ax=axes)
+        axes.set_xscale("log", base=2)
+        axes.set(xlabel="shadow models", ylabel=label)
+        axes.set_xticks(sorted(rows["shadow_models"].unique()))
+        axes.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    left.get_legend().remove()
+    right.legend(fontsize="x-small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def examples_figure(examples: list[dict], title: str):
+    """For each example: histograms of the IN and OUT shadow statistics, the fitted Gaussians,
+    and the target's value. Each dict: title, values_in, values_out, mean_in, sd_in, mean_out,
+    sd_out, target_value, target_is_member."""
+    _theme()
+    figure, axes_row = plt.subplots(1, len(examples), figsize=(4.2 * len(examples), 3.6), squeeze=False)
+    blue, orange = sns.color_palette("colorblind", 2)
+    for axes, example in zip(axes_row[0], examples):
+        values = np.r_[example["values_in"], example["values_out"], example["target_value"]]
+        grid = np.linspace(values.min() - 1, values.max() + 1, 300)
+        for group, colour in (("in", blue), ("out", orange)):
+            axes.hist(example[f"values_{group}"], bins=15, density=True, alpha=0.4, color=colour, label=f"{group.upper()} shadows")
+            axes.plot(grid, norm.pdf(grid, example[f"mean_{group}"], example[f"sd_{group}"]), color=colour)
+        membership = "member" if example["target_is_member"] else "non-member"
+        axes.axvline(example["target_value"], color="black", linestyle="--", label=f"target ({membership})")
+        axes.set(title=example["title"], xlabel="logit-scaled confidence", ylabel="density")
+        axes.legend(fontsize="x-small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def score_distribution_figure(scores: np.ndarray, is_member: np.ndarray, title: str):
+    """Distribution of an attack's scores for members and non-members (log-count axis, so the
+    tails where low-FPR attacks live stay visible)."""
+    _theme()
+    figure, axes = plt.subplots(figsize=(6, 4))
+    bins = np.histogram_bin_edges(scores, bins=80)
+    for mask, label, colour in ((is_member, "members", 0), (~is_member, "non-members", 1)):
+        axes.hist(scores[mask], bins=bins, alpha=0.5, label=label, color=sns.color_palette("colorblind")[colour])
+    axes.set(yscale="log", xlabel="LiRA online score", ylabel="examples (pooled over targets)", title=title)
+    axes.legend()
+    figure.tight_layout()
+    return figure
+
+
+def save(figure, paths, label: str | None = None) -> None:
+    """Write `figure` to each path atomically (format from the suffix), then close it.
+
+    `label` (which experiment and config made the figure) goes in a footer and in the file's
+    metadata. The files are reproducible: the same figure gives the same bytes (no creation date)."""
+    from pathlib import Path
+
+    from lira.workflow.files import atomic_path
+
+    if label:
+        figure.text(0.995, 0.002, label, ha="right", va="bottom", fontsize=6, color="grey")
+    for path in paths:
+        kind = Path(path).suffix[1:]
+        metadata = {"pdf": {"CreationDate": None, "Subject": label}, "png": {"Description": label}}.get(kind, {})
+        metadata = {key: value for key, value in metadata.items() if value is not None or key == "CreationDate"}
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=kind, dpi=150, metadata=metadata or None)
+    plt.close(figure)

@@ -1,0 +1,129 @@
+"""The workflow's numpy jobs after the logits, one function each: stack the statistics (shadows),
+fit them (fit), score an attack (attack) and evaluate it (evaluate).
+
+Each reads its inputs through lira.workflow.artifacts, which checks every file's fingerprint,
+shape and values where it is consumed, computes with lira.core, and writes atomically. `inputs`
+and `outputs` are Snakemake's named file lists (any object with those attributes and keys).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+
+from lira.core import attacks, metrics, splits
+from lira.core.gaussian import ShadowFit, fit_shadow_sums
+from lira.core.logit_statistics import write_stacked_statistics
+from lira.core.queries import nested_subsets, query_set
+from lira.workflow import artifacts, files
+
+
+def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings: dict, statistics, log: logging.Logger):
+    """logits/<block>.npy of every block -> shadows/<statistic>.npy, float32 [N, pool, queries]
+    for each of `statistics`, shadows/keep.npy, bool [N, pool], and shadows/info.json.
+
+    Each block's logits are checked first (fingerprint of this pool and split design, the block's
+    models, shape [models, pool, queries, classes], finite values); its statistics then go
+    straight into the memory-mapped stacks, so memory holds one block's logits, whatever N."""
+    model_ranges = [splits.block_models(block) for block in blocks]  # the files' models, in order
+    n_models = sum(len(models) for models in model_ranges)
+    names = list(statistics)
+    fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
+    pool = files.load_arrays(inputs.pool)
+    labels = pool["y"]  # [pool]
+    n_queries = len(query_set(query_settings["mirror"], query_settings["shift"], query_settings["stride"]))
+    n_classes = int(pool["num_classes"])
+
+    paths = {name: outputs[name] for name in names}
+    with files.atomic_memmaps(paths, np.float32, (n_models, len(labels), n_queries)) as stacks:
+        for models, path, info_path in zip(model_ranges, inputs.logits, inputs.logits_info, strict=True):
+            shape = (len(models), len(labels), n_queries, n_classes)
+            logits, _ = artifacts.load_logits(path, info_path, fingerprint, models, shape)
+            rows = slice(models.start, models.stop)
+            write_stacked_statistics(stacks, rows, logits, labels)
+            for name in names:  # finite logits can still give statistics beyond float32's range
+                artifacts.check_array(path, name, stacks[name][rows])
+    files.save_array(outputs.keep, splits.keep_matrix(seed, n_models, len(labels)))
+    info = {"fingerprint": fingerprint, "models": n_models, "pool_size": len(labels), "queries": n_queries, "statistics": names}
+    files.write_json(outputs.info, info)
+    log.info("stacked %s of %d models (%d blocks), pool %d, %d queries", names, n_models, len(blocks), len(labels), n_queries)
+
+
+def fit_shadows(inputs, output_path, seed: int, log: logging.Logger):
+    """shadows/*.npy -> fit.npz: per-example IN/OUT sums of every statistic over all N models
+    (lira.core.gaussian.fit_shadow_sums), with the keep masks and the fingerprint."""
+    fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
+    stacks, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)  # [N, pool, Q] each, keep [N, pool]
+    arrays = {"keep": keep, "fingerprint": np.array(fingerprint)}
+    for name, values in stacks.items():  # streamed from the memory map, a chunk of examples at a time
+        arrays.update(fit_shadow_sums(values, keep).to_arrays(prefix=f"{name}."))
+    files.save_arrays(output_path, **arrays)
+    log.info("fitted %d statistics over %d shadow models", len(stacks), len(keep))
+
+
+def score_attack(inputs, output_path, name: str, settings: dict, seed: int, query_settings: dict, log: logging.Logger):
+    """shadows/*.npy + fit.npz -> attacks/<name>.npz: scores float64 [T, pool] (higher = member)
+    and is_member bool [T, pool] for targets 0..T-1 (each attacked with the other N-1 models as
+    its shadows), the smallest FPR the attack can resolve, its settings (JSON) and the fingerprint
+    of its pool and split, which the shadows and the fit must carry too."""
+    fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
+    shadows, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)  # [N, pool, Q], keep [N, pool]
+    fit_arrays = artifacts.load_npz(inputs.fit, fingerprint)
+    if not np.array_equal(fit_arrays["keep"], keep):
+        raise artifacts.ArtifactError(f"{inputs.fit}: fitted on other keep masks than {inputs.keep}")
+    fits = {statistic: ShadowFit.from_arrays(fit_arrays, prefix=f"{statistic}.") for statistic in shadows}
+    labels = artifacts.read_npz_entry(inputs.pool, "y")
+    if settings["queries"] == "all":
+        queries = slice(None)
+    else:
+        subsets = nested_subsets(query_settings["mirror"], query_settings["shift"], query_settings["stride"])
+        queries = subsets[settings["queries"]]
+
+    scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries)
+    if not np.all(np.isfinite(scores)):
+        raise FloatingPointError(f"{name}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
+    n_targets = settings["targets"]
+    files.save_arrays(
+        output_path,
+        scores=scores,
+        is_member=keep[:n_targets],
+        targets=np.arange(n_targets),
+        min_fpr=np.float64(min_fpr),
+        settings=np.array(json.dumps(settings, sort_keys=True)),
+        fingerprint=np.array(fingerprint),
+    )
+    log.info("%s %s: scores %s from %d models", name, settings, scores.shape, len(keep))
+
+
+def evaluate_attack(attack_path, pool_path, output_path, name: str, fprs, resamples: int, seed: int, log: logging.Logger):
+    """attacks/<name>.npz -> metrics/<name>.json: the ROC pooled over the targets (the paper's
+    protocol), 95 % bootstrap intervals, the spread across targets, and a bootstrap band of the
+    ROC on a log-spaced FPR grid for the figure."""
+    fingerprint = artifacts.expected_fingerprint(pool_path, seed)
+    attack = artifacts.load_npz(attack_path, fingerprint)
+    scores = artifacts.check_array(attack_path, "scores", attack["scores"], (None, None))
+    is_member = artifacts.check_array(attack_path, "is_member", attack["is_member"], scores.shape)
+    row = metrics.summarise(scores, is_member, fprs)
+    resolution = float(attack["min_fpr"])
+    for fpr in fprs:
+        if fpr < resolution:  # e.g. Ye's attack R: no threshold can separate below 1 / OUT shadows
+            row[f"tpr@{metrics.fpr_label(fpr)}"] = row[f"fpr_achieved@{metrics.fpr_label(fpr)}"] = None
+    grid = np.logspace(np.log10(1.0 / row["non_members"]), 0, 200)
+    grid[0] = 1.0 / row["non_members"]  # exactly one negative: logspace may round just below it
+    intervals, band = metrics.bootstrap(scores, is_member, fprs, resamples, seed, grid)
+    result = {
+        "attack": name,
+        "fingerprint": fingerprint,
+        "settings": json.loads(str(attack["settings"])),
+        "targets": int(len(scores)),
+        "min_fpr": resolution,
+        "pooled": row,
+        "bootstrap_95": intervals,
+        "bootstrap_resamples": resamples,
+        "per_target": metrics.per_target(scores, is_member, fprs),
+        "roc_band": {"fpr": grid.tolist(), "tpr_low": band[0].tolist(), "tpr_high": band[1].tolist()},
+    }
+    files.write_json(output_path, files.nan_to_none(result))
+    log.info("%s: %s", name, row)
