@@ -88,3 +88,13 @@ def test_no_two_modules_share_a_basename():
     for name in lira_modules()[1:]:
         by_basename.setdefault(name.rsplit(".", 1)[-1], []).append(name)
     assert {base: names for base, names in by_basename.items() if len(names) > 1} == {}
+
+
+def test_the_core_needs_only_numpy_and_scipy():
+    """lira.core, the method, loads neither torch nor pandas nor matplotlib, nor any other part of
+    lira: it runs wherever numpy and scipy do."""
+    names = [name for name in lira_modules() if name.startswith("lira.core")]
+    assert "lira.core.gaussian" in names
+    loaded = modules_loaded_by_importing(names)
+    for package in ("torch", "pandas", "matplotlib", "lira.models", "lira.workflow", "lira.reports", "lira.tools"):
+        assert loaded_of(loaded, package) == [], f"lira.core loads {package}"
