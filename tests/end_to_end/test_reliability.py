@@ -26,6 +26,7 @@ from conftest import REPO, SNAKEMAKE, snakemake, write_config
 from formats import CodeRunningPickle
 
 from lira.core import splits
+from lira.models import weights
 from lira.workflow import artifacts
 from lira.workflow.config import config_hash
 
@@ -169,7 +170,7 @@ def every_artifact_loads(workdir: Path) -> int:
         elif path.suffix == ".json":
             json.loads(path.read_text())
         elif path.suffix == ".pt":
-            artifacts.load_weights(path)
+            weights.load_weights(path)
         else:
             continue
         count += 1
