@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                 results.append(scoring.compare(n_models, n_examples, n_queries, n_targets, REFERENCE_EXAMPLES, Path(workdir)))
         print("\n## Scoring: LiRA online + offline, per-example and global variance, every target left out in turn")
         print(
-            f"ours: lira.core.gaussian (streamed fit, leave-one-out) + lira.core.attacks; reference: per-example loop "
+            f"ours: lira.core.gaussian (streamed fit, leave-pair-out) + lira.core.attacks; reference: per-example loop "
             f"(benchmarks/scoring.py). The reference is timed on k = min(n, {REFERENCE_EXAMPLES}) examples and its "
             "loop time scaled by n / k (its loading is not scaled); scores compared on those k examples. Ours and the "
             f"reference alternate {scoring.REPEATS} times per size (fresh processes): median times, median speed-up "

@@ -2,16 +2,17 @@
 reference code's algorithm, on the same synthetic arrays.
 
 Both sides compute the same four variants (online and offline, per-example and global variance)
-for the same T targets, each target attacked with the other N-1 models as its shadows:
+for the same T targets, each target attacked with the N-2 models outside its complementary pair as
+its shadows (lira.core.splits.held_out: the workflow's protocol):
 
 - **reference** (written here from the reference code's algorithm as docs/method.md describes it): loads every
   model's statistics into one [N, n, Q] array, as the reference code does, and loops over targets
-  and, for each target, over examples in Python: the example's IN and OUT values among the other
-  N-1 models, their means and unbiased variances, then the scores. Global variance needs a first
+  and, for each target, over examples in Python: the example's IN and OUT values among the
+  N-2 shadow models, their means and unbiased variances, then the scores. Global variance needs a first
   pass over every example (the squared deviations from each example's own means) before scoring.
 - **ours**: reads the N models' values a chunk of examples at a time into per-example sums
   (lira.core.gaussian.fit_shadow_sums; memory O(N x chunk x Q) beside the O(n x Q) fit), then
-  one target at a time derives its leave-one-out Gaussians from them (lira.core.gaussian.leave_one_out,
+  one target at a time derives its Gaussians from them, less its pair (lira.core.gaussian.leave_pair_out,
   vectorised over examples and queries) and scores with lira.core.attacks.lira_online / lira_offline:
   the library calls of the workflow's fit and attack steps.
 
@@ -41,7 +42,7 @@ from scipy.special import log_ndtr
 
 from lira.core import splits
 from lira.core.attacks import lira_offline, lira_online
-from lira.core.gaussian import MIN_VARIANCE, fit_shadow_sums, leave_one_out
+from lira.core.gaussian import MIN_VARIANCE, fit_shadow_sums, leave_pair_out
 
 VARIANTS = ("online", "online_global", "offline", "offline_global")
 OFFLINE_TEST = "one-sided"  # the config's default (paper Eq. 4), on both sides
@@ -88,6 +89,8 @@ class StackReader:
 
     def __getitem__(self, key) -> np.ndarray:
         models, examples = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(models, (int, np.integer)):  # one model: [examples, Q]
+            return self[int(models) : int(models) + 1, examples][0]
         models = range(*models.indices(self.shape[0]))
         examples = range(*examples.indices(self.shape[1]))
         if models.step != 1 or examples.step != 1:
@@ -113,13 +116,13 @@ def reference_scores(phi: np.ndarray, keep: np.ndarray, n_targets: int) -> dict[
     n_models, n_examples, _ = phi.shape
     scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}
     for target in range(n_targets):
-        shadows = np.delete(np.arange(n_models), target)
+        shadows = np.flatnonzero(splits.shadow_models(target, n_models))
         moments = []
         squares_in = squares_out = 0.0
         count_in = count_out = 0
         fewest = n_models
         for example in range(n_examples):  # pass 1: each example's moments
-            values = phi[shadows, example].astype(np.float64)  # [N-1, Q]
+            values = phi[shadows, example].astype(np.float64)  # [N-2, Q]
             member = keep[shadows, example]
             inside, outside = values[member], values[~member]
             mean_in, mean_out = inside.mean(axis=0), outside.mean(axis=0)
@@ -156,8 +159,8 @@ class OurTimes:
 def our_scores(stack, keep: np.ndarray, n_targets: int):
     """Ours: the fit job's per-example sums, read a chunk of examples at a time for every
     model (lira.core.gaussian.fit_shadow_sums); then the targets' values and, one target at a
-    time as lira.core.attacks.run does, its leave-one-out Gaussians and the four variants (the attack
-    jobs, sharing one leave-one-out). stack: a StackReader [N, n, Q]; keep [N, >= n].
+    time as lira.core.attacks.run does, its Gaussians less its pair and the four variants (the attack
+    jobs, sharing one fit). stack: a StackReader [N, n, Q]; keep [N, >= n].
     Returns (variant -> [T, n], OurTimes)."""
     n_models, n_examples, _ = stack.shape
     keep = keep[:, :n_examples]
@@ -168,7 +171,7 @@ def our_scores(stack, keep: np.ndarray, n_targets: int):
     scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}
     for t in range(n_targets):
         phi = np.asarray(targets[t], dtype=np.float64)  # [n, Q]
-        params = leave_one_out(fit, phi, keep[t])
+        params = leave_pair_out(fit, stack, keep, t)  # reads the pair's values back
         scores["online"][t] = lira_online(phi, params)
         scores["online_global"][t] = lira_online(phi, params, global_variance=True)
         scores["offline"][t] = lira_offline(phi, params, test=OFFLINE_TEST)

@@ -1,6 +1,6 @@
 rule attack:
     """Score every pool example against each of the first T models as the target, its shadows
-    being the other N-1 models (leave-one-out): [T, pool] scores, higher = member."""
+    being the N-2 models outside its complementary pair: [T, pool] scores, higher = member."""
     input:
         **SHADOWS,
         fit=result("fit.npz"),

@@ -36,6 +36,8 @@ def jobs_run_here():
 
 # Checked at parse time, dry runs included, before any job starts; fills in the schema's defaults.
 # One line per problem, naming the key, its value and what is allowed (lira.workflow.config).
+# workflow.configfiles: every --configfile, then the Snakefile's `configfile:` (when it exists),
+# as Snakemake read them; each is read again to refuse a key given twice (YAML keeps the last).
 try:
     lira_config.check(
         config,
@@ -43,6 +45,7 @@ try:
             Path(workflow.basedir) / "schemas" / "config.schema.yaml"
         ),
         local_execution=jobs_run_here(),
+        configfiles=workflow.configfiles,
     )
 except lira_config.ConfigError as error:
     raise WorkflowError(

@@ -49,6 +49,9 @@ rule figure_shadow_count:
         targets=setting("attack", "targets"),
         repeats=setting("evaluate", "shadow_count_repeats"),
         seed=setting("seed"),
+        # Which models are a target's shadows (the code's choice, not a setting): recorded so that
+        # figures made with another choice rerun.
+        shadows=splits.SHADOWS_OF_A_TARGET,
         experiment=EXPERIMENT,
     script:
         "../scripts/figure_shadow_count.py"
@@ -90,6 +93,7 @@ rule figure_examples:
     params:
         statistic=setting("attack", "statistic"),
         seed=setting("seed"),
+        shadows=splits.SHADOWS_OF_A_TARGET,
         experiment=EXPERIMENT,
     script:
         "../scripts/figure_examples.py"

@@ -1,5 +1,5 @@
 """Snakemake adapter: shadows/*.npy + fit.npz -> attacks/<attack>.npz, scores [T, pool] of every
-target with the other N-1 models as its shadows (lira.workflow.steps.score_attack)."""
+target with the N-2 models outside its pair as its shadows (lira.workflow.steps.score_attack)."""
 
 from lira.workflow.files import job_logger
 from lira.workflow.steps import score_attack

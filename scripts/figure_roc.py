@@ -17,7 +17,7 @@ for attack_path, metrics_path in zip(snakemake.input.attacks, snakemake.input.me
     name = Path(attack_path).stem
     attack = artifacts.load_npz(attack_path, fingerprint)
     curves[labels[name]] = roc_curve(attack["scores"], attack["is_member"])
-    band = artifacts.load_json(metrics_path, fingerprint)["roc_band"]
+    band = artifacts.load_json(metrics_path, fingerprint, hashed=True)["roc_band"]
     if name.startswith("lira") and band["tpr_low"][0] is not None:
         bands[labels[name]] = tuple(np.asarray(band[key], dtype=float) for key in ("fpr", "tpr_low", "tpr_high"))
 title = f"{snakemake.params.experiment}: {len(attack['targets'])} targets pooled"

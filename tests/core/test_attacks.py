@@ -3,7 +3,9 @@ loop-based computations written from each docstring's formula.
 
 The loop-based part uses small synthetic data: N = 8 shadow models with the complementary-pair
 splits, n = 12 examples, Q = 3 queries, the first T = 3 models as targets. Every expected value
-there is built with explicit Python loops over targets, examples, models and queries."""
+there is built with explicit Python loops over targets, examples, models and queries, over each
+target's shadows: every model outside its complementary pair (2j, 2j + 1), written out here as
+`others_of` independently of lira.core.splits."""
 
 import math
 
@@ -91,7 +93,7 @@ def test_lira_end_to_end_from_shadow_models():
     keep = splits.keep_matrix(0, n_models, n)
     centre = rng.normal(scale=4.0, size=(1, n, 1))
     phi = centre + 2.0 * keep[..., None] + rng.normal(scale=0.5, size=(n_models, n, q))
-    params = gaussian.leave_one_out(gaussian.fit_shadow_sums(phi, keep), phi[:4], keep[:4])
+    params = gaussian.leave_pair_out(gaussian.fit_shadow_sums(phi, keep), phi, keep, np.arange(4))
     for global_variance in (False, True):
         score = attacks.lira_online(phi[:4], params, global_variance=global_variance)
         roc = metrics.roc_curve(score, keep[:4])
@@ -232,7 +234,8 @@ def synthetic(seed=0, n_models=N_MODELS, n=N_EXAMPLES, q=N_QUERIES, gap=1.5):
 
 
 def others_of(t, n_models=N_MODELS):
-    return [m for m in range(n_models) if m != t]
+    """Target t's shadows: every model outside its pair (the last model of an odd N has none)."""
+    return [m for m in range(n_models) if m // 2 != t // 2]
 
 
 def loop_means(values, keep, t):
@@ -250,9 +253,9 @@ def loop_means(values, keep, t):
     return mean_in, mean_out
 
 
-def loo_params(values, keep, targets=TARGETS):
+def shadow_params(values, keep, targets=TARGETS):
     fit = gaussian.fit_shadow_sums(values, keep)
-    return gaussian.leave_one_out(fit, values[targets], keep[targets])
+    return gaussian.leave_pair_out(fit, values, keep, targets)
 
 
 # --- global threshold, Sablayrolles, Watson --------------------------------------------------------
@@ -273,7 +276,7 @@ def test_global_threshold_is_the_mean_over_queries():
 
 def test_sablayrolles_and_watson_against_loops():
     values, keep, _ = synthetic(2)
-    params = loo_params(values, keep)
+    params = shadow_params(values, keep)
     target = values[:N_TARGETS]
     sablayrolles = attacks.sablayrolles(target, params)
     watson = attacks.watson(target, params)
@@ -287,17 +290,19 @@ def test_sablayrolles_and_watson_against_loops():
             assert watson[t, x] == pytest.approx(sum(calibrated) / N_QUERIES, rel=1e-10, abs=1e-10)
 
 
-def test_sablayrolles_and_watson_leave_the_target_out():
-    # Shift one target's own values by 1e4: its shadow means must not move, and its scores move by 1e4.
+def test_sablayrolles_and_watson_leave_the_target_and_its_partner_out():
+    # Shift one target's own values by 1e4 and its partner's by -1e4: its shadow means must not
+    # move, and its scores move by 1e4.
     values, keep, _ = synthetic(3)
     for t in TARGETS:
         spiked = values.copy()
         spiked[t] += 1e4
-        params = loo_params(spiked, keep, np.array([t]))
+        spiked[t ^ 1] -= 1e4
+        params = shadow_params(spiked, keep, np.array([t]))
         mean_in, mean_out = loop_means(values, keep, t)
         np.testing.assert_allclose(params.mean_in[0], mean_in, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(params.mean_out[0], mean_out, rtol=1e-9, atol=1e-9)
-        plain = loo_params(values, keep, np.array([t]))
+        plain = shadow_params(values, keep, np.array([t]))
         np.testing.assert_allclose(attacks.watson(spiked[[t]], params), attacks.watson(values[[t]], plain) + 1e4, rtol=1e-9)
         np.testing.assert_allclose(
             attacks.sablayrolles(spiked[[t]], params), attacks.sablayrolles(values[[t]], plain) + 1e4, rtol=1e-9
@@ -322,23 +327,21 @@ def test_ye_against_loop():
     loss = np.exp(-values[..., 0])  # positive, lower for members
     scores = attacks.ye(loss[:N_TARGETS], loss, keep, TARGETS)
     np.testing.assert_array_equal(scores, loop_ye(loss[:N_TARGETS], loss, keep, TARGETS))
-    # Balanced design: after leaving t out an example has 3 or 4 OUT shadows, so scores are k/3 or k/4.
-    for row, t in enumerate(TARGETS):
-        counts = np.where(keep[t], 4, 3)
-        np.testing.assert_allclose(scores[row] * counts, np.round(scores[row] * counts), atol=1e-12)
+    # Balanced design: with t's pair left out every example has 3 OUT shadows, so scores are k/3.
+    np.testing.assert_allclose(scores * 3, np.round(scores * 3), atol=1e-12)
     assert np.all((scores >= 0) & (scores <= 1))
 
 
-def test_ye_ties_count_as_at_least_and_the_target_is_not_its_own_shadow():
+def test_ye_ties_count_as_at_least_and_the_targets_pair_are_not_its_shadows():
     keep = splits.keep_matrix(0, N_MODELS, 5)
     loss = np.full((N_MODELS, 5), 2.0)  # every shadow ties with the target
     scores = attacks.ye(loss[:2], loss, keep, np.arange(2))
     np.testing.assert_array_equal(scores, 1.0)
-    # Target loss above every shadow: 0, although the target's own row (OUT for half the
-    # examples) ties with itself.
+    # Target loss above every shadow: 0, although the target's own row and its partner's (each
+    # OUT for half the examples) tie with it.
     target = np.full((1, 5), 3.0)
     loss_with_target = loss.copy()
-    loss_with_target[0] = 3.0
+    loss_with_target[[0, 1]] = 3.0
     np.testing.assert_array_equal(attacks.ye(target, loss_with_target, keep, np.array([0])), 0.0)
 
 
@@ -346,7 +349,7 @@ def test_ye_with_no_out_shadow_scores_zero():
     keep = np.array([[True, False], [True, True], [True, False]])  # example 0 is IN everywhere
     loss = np.array([[0.1, 0.5], [0.2, 0.6], [0.3, 0.9]])
     scores = attacks.ye(loss[:1], loss, keep, np.array([0]))
-    # Example 1: OUT shadows other than model 0 = {2} with loss 0.9 >= 0.5.
+    # Example 1: OUT shadows outside pair (0, 1) = {2} with loss 0.9 >= 0.5.
     np.testing.assert_array_equal(scores, [[0.0, 1.0]])
     assert attacks.ye_resolution(keep, np.array([0])) == 1.0
 
@@ -359,11 +362,14 @@ def test_ye_resolution_is_one_over_the_fewest_out_shadows():
             fewest = min(fewest, sum(1 for m in others_of(t) if not keep[m, x]))
     assert fewest == 3
     assert attacks.ye_resolution(keep, TARGETS) == pytest.approx(1 / fewest)
-    # An unbalanced design: example 2 is OUT for only two models other than target 1.
+    # An unbalanced design: example 2 is OUT for only two models outside target 1's pair.
     keep = np.zeros((6, 3), dtype=bool)
     keep[[0, 1, 2, 3], 2] = True  # OUT: models 4, 5
     assert attacks.ye_resolution(keep, np.array([1])) == pytest.approx(1 / 2)
-    assert attacks.ye_resolution(keep, np.array([4])) == pytest.approx(1 / 1)  # target 4 leaves only 5
+    assert attacks.ye_resolution(keep, np.array([4])) == pytest.approx(1 / 1)  # pair (4, 5) out: none left
+    keep[4, 2] = True  # OUT: model 5 alone; outside target 0's pair, one OUT shadow
+    assert attacks.ye_resolution(keep, np.array([0])) == pytest.approx(1 / 1)
+    assert attacks.ye_resolution(keep, np.array([1, 4])) == pytest.approx(1 / 1)
 
 
 # --- best threshold and Song & Mittal ---------------------------------------------------------------
@@ -440,25 +446,28 @@ def test_song_mittal_against_loop(seed):
     np.testing.assert_allclose(scores, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_song_mittal_thresholds_exclude_the_target():
+def test_song_mittal_thresholds_exclude_the_targets_pair():
     # Mentr depends only on membership (0.1 IN, 0.9 OUT): every per-class threshold is 0.5. Then
-    # model 0's members get 0.8 and its non-members 0.95: target 0's thresholds (from models 1-3)
-    # stay 0.5, target 1's (from models 0, 2, 3) move up to 0.85 where model 0 has a member.
-    keep = splits.keep_matrix(0, 4, 6)
+    # model 0's members get 0.8 and its non-members 0.95: the thresholds of targets 0 and 1 (from
+    # models 2-5) stay 0.5, those of targets 2 and 4 (from models 0, 1 and another pair) move up
+    # to 0.85 where model 0 has a member.
+    keep = splits.keep_matrix(0, 6, 6)
     labels = np.array([0, 0, 0, 1, 1, 1])
+    targets = np.array([0, 1, 2, 4])
     mentr = np.where(keep, 0.1, 0.9)
-    base = attacks.song_mittal(mentr[:2], mentr, keep, labels, np.arange(2))
-    np.testing.assert_allclose(base, 0.5 - mentr[:2])
+    base = attacks.song_mittal(mentr[targets], mentr, keep, labels, targets)
+    np.testing.assert_allclose(base, 0.5 - mentr[targets])
     changed = mentr.copy()
     changed[0] = np.where(keep[0], 0.8, 0.95)
-    scores = attacks.song_mittal(changed[:2], changed, keep, labels, np.arange(2))
-    np.testing.assert_allclose(scores[0], 0.5 - changed[0])  # target 0's tau: from models 1-3 only
-    np.testing.assert_allclose(scores, loop_song_mittal(changed[:2], changed, keep, labels, np.arange(2)))
-    for label in (0, 1):
-        of_class = labels == label
-        tau = 0.85 if keep[0, of_class].any() else 0.5
-        np.testing.assert_allclose(scores[1, of_class], tau - changed[1, of_class], rtol=1e-12)
-    assert not np.allclose(scores[1], base[1])
+    scores = attacks.song_mittal(changed[targets], changed, keep, labels, targets)
+    np.testing.assert_allclose(scores[:2], 0.5 - changed[:2])  # pair (0, 1)'s tau: from models 2-5 only
+    np.testing.assert_allclose(scores, loop_song_mittal(changed[targets], changed, keep, labels, targets))
+    for row in (2, 3):
+        for label in (0, 1):
+            of_class = labels == label
+            tau = 0.85 if keep[0, of_class].any() else 0.5
+            np.testing.assert_allclose(scores[row, of_class], tau - changed[targets[row], of_class], rtol=1e-12)
+        assert not np.allclose(scores[row], base[row])
 
 
 # --- logistic regression and Shokri ----------------------------------------------------------------
@@ -542,12 +551,12 @@ def test_shokri_against_loop_without_subsampling():
 
 def test_shokri_subsampling_is_deterministic_for_a_seed():
     features, keep, labels = shokri_data()
-    # 7 shadows x 4 examples per class = 28 pairs per class; keep 12 of them.
+    # 6 shadows x 4 examples per class = 24 pairs per class; keep 12 of them.
     first = attacks.shokri(features[:N_TARGETS], features, keep, labels, TARGETS, max_train=12, seed=3)
     again = attacks.shokri(features[:N_TARGETS], features, keep, labels, TARGETS, max_train=12, seed=3)
     np.testing.assert_array_equal(first, again)
     other = attacks.shokri(features[:N_TARGETS], features, keep, labels, TARGETS, max_train=12, seed=4)
-    full = attacks.shokri(features[:N_TARGETS], features, keep, labels, TARGETS, max_train=28)
+    full = attacks.shokri(features[:N_TARGETS], features, keep, labels, TARGETS, max_train=24)
     assert not np.allclose(first, other)
     assert not np.allclose(first, full)
     np.testing.assert_allclose(full, loop_shokri(features[:N_TARGETS], features, keep, labels, TARGETS), rtol=1e-8)
@@ -557,33 +566,38 @@ def test_shokri_subsampling_is_deterministic_for_a_seed():
 # --- medians and LiRA ------------------------------------------------------------------------------
 
 
-def test_leave_one_out_medians_against_np_median_of_explicit_lists():
-    values, keep, _ = synthetic(7)
-    medians_in, medians_out = attacks.leave_one_out_medians(values, keep, TARGETS)
+@pytest.mark.parametrize("n_models", [8, 10])
+def test_pair_out_medians_against_np_median_of_explicit_lists(n_models):
+    # 8 models: 3 IN and 3 OUT shadows per example (odd: the middle value); 10 models: 4 and 4.
+    values, keep, _ = synthetic(7, n_models=n_models)
+    medians_in, medians_out = attacks.pair_out_medians(values, keep, TARGETS)
     assert medians_in.shape == medians_out.shape == (N_TARGETS, N_EXAMPLES, N_QUERIES)
     for row, t in enumerate(TARGETS):
         for x in range(N_EXAMPLES):
             for q in range(N_QUERIES):
-                ins = [values[m, x, q] for m in others_of(t) if keep[m, x]]
-                outs = [values[m, x, q] for m in others_of(t) if not keep[m, x]]
-                assert len(ins) + len(outs) == N_MODELS - 1
+                ins = [values[m, x, q] for m in others_of(t, n_models) if keep[m, x]]
+                outs = [values[m, x, q] for m in others_of(t, n_models) if not keep[m, x]]
+                assert len(ins) == len(outs) == n_models // 2 - 1
                 assert medians_in[row, x, q] == np.median(ins)
                 assert medians_out[row, x, q] == np.median(outs)
 
 
-def test_leave_one_out_medians_empty_group_is_nan():
-    # Two models: leaving one out leaves one, so for each example one group is empty.
-    values, keep, _ = synthetic(8, n_models=2, n=6, q=2)
-    medians_in, medians_out = attacks.leave_one_out_medians(values, keep, np.arange(2))
+def test_pair_out_medians_empty_group_is_nan():
+    # Three models: pair (0, 1) and the unpaired model 2. Targets 0 and 1 keep model 2 alone, so
+    # for each example one group is empty; target 2 keeps the pair, one IN and one OUT.
+    values, keep, _ = synthetic(8, n_models=3, n=6, q=2)
+    medians_in, medians_out = attacks.pair_out_medians(values, keep, np.arange(3))
     for t in range(2):
-        other = 1 - t
         for x in range(6):
-            if keep[other, x]:
-                np.testing.assert_array_equal(medians_in[t, x], values[other, x])
+            if keep[2, x]:
+                np.testing.assert_array_equal(medians_in[t, x], values[2, x])
                 assert np.all(np.isnan(medians_out[t, x]))
             else:
-                np.testing.assert_array_equal(medians_out[t, x], values[other, x])
+                np.testing.assert_array_equal(medians_out[t, x], values[2, x])
                 assert np.all(np.isnan(medians_in[t, x]))
+    inside = keep[0][:, None]
+    np.testing.assert_array_equal(medians_in[2], np.where(inside, values[0], values[1]))
+    np.testing.assert_array_equal(medians_out[2], np.where(inside, values[1], values[0]))
 
 
 # --- RMIA -----------------------------------------------------------------------------------------
@@ -610,7 +624,7 @@ def test_rmia_reference_online_is_the_mean_over_every_other_reference_model():
     rng = np.random.default_rng(10)
     keep = splits.keep_matrix(0, N_MODELS, N_EXAMPLES)
     probability = rng.uniform(0.05, 0.99, size=(N_MODELS, N_EXAMPLES, N_QUERIES))
-    params = loo_params(probability, keep)
+    params = shadow_params(probability, keep)
     online = attacks.rmia_reference(params)
     assert online.shape == (N_TARGETS, N_EXAMPLES)
     for t in range(N_TARGETS):
@@ -624,7 +638,7 @@ def test_rmia_reference_offline_is_the_linear_approximation(a):
     rng = np.random.default_rng(11)
     keep = splits.keep_matrix(0, N_MODELS, N_EXAMPLES)
     probability = rng.uniform(0.05, 0.99, size=(N_MODELS, N_EXAMPLES, N_QUERIES))
-    offline = attacks.rmia_reference(loo_params(probability, keep), offline_a=a)
+    offline = attacks.rmia_reference(shadow_params(probability, keep), offline_a=a)
     for t in range(N_TARGETS):
         for x in range(N_EXAMPLES):
             per_query = []
@@ -635,15 +649,16 @@ def test_rmia_reference_offline_is_the_linear_approximation(a):
 
 
 def test_rmia_reference_online_with_an_empty_group_uses_the_other():
+    # Three models: targets 0 and 1 have the unpaired model 2 as their one reference.
     rng = np.random.default_rng(12)
-    keep = splits.keep_matrix(0, 2, 5)
-    probability = rng.uniform(0.1, 0.9, size=(2, 5, 2))
-    params = loo_params(probability, keep, np.arange(2))
+    keep = splits.keep_matrix(0, 3, 5)
+    probability = rng.uniform(0.1, 0.9, size=(3, 5, 2))
+    params = shadow_params(probability, keep, np.arange(2))
     online = attacks.rmia_reference(params)
-    np.testing.assert_allclose(online, probability[::-1].mean(axis=-1), rtol=1e-12)  # the one other model
+    np.testing.assert_allclose(online, np.broadcast_to(probability[2].mean(axis=-1), (2, 5)), rtol=1e-12)
     assert np.all(np.isfinite(online))
     # The floor keeps the ratio finite when every reference gives probability 0.
-    zero = loo_params(np.zeros((2, 5, 2)), keep, np.arange(2))
+    zero = shadow_params(np.zeros((3, 5, 2)), keep, np.arange(2))
     np.testing.assert_array_equal(attacks.rmia_reference(zero), 1e-30)
 
 
@@ -694,7 +709,7 @@ def loop_lira(values, keep, target_values, targets, centre="mean", variance="per
 @pytest.mark.parametrize("variance", ["per-example", "global"])
 def test_lira_online_and_offline_with_loo_params_against_loops(variance):
     values, keep, _ = synthetic(13)
-    params = loo_params(values, keep)
+    params = shadow_params(values, keep)
     target = values[:N_TARGETS]
     global_variance = variance == "global"
     np.testing.assert_allclose(
@@ -708,3 +723,29 @@ def test_lira_online_and_offline_with_loo_params_against_loops(variance):
             loop_lira(values, keep, target, TARGETS, variance=variance, kind="offline", test=test),
             rtol=1e-9, atol=1e-9,
         )  # fmt: skip
+
+
+def test_pair_out_medians_equal_nanmedian_bit_for_bit_with_ties_nans_and_uneven_groups():
+    import warnings
+
+    rng = np.random.default_rng(20)
+    n_models, n, q = 11, 300, 4
+    keep = rng.random((n_models, n)) < 0.5  # uneven groups: any count from 0 to 9
+    keep[:, 0], keep[:, 1] = True, False  # every OUT group of example 0 and IN group of example 1 empty
+    values = np.round(rng.normal(size=(n_models, n, q)) * 1e3, 0) / 7  # ties, inexact halves
+    values[rng.random(values.shape) < 0.05] = np.nan  # left out of their group, as by np.nanmedian
+    targets = np.arange(n_models)
+    medians_in, medians_out = attacks.pair_out_medians(values, keep, targets)
+    for row, t in enumerate(targets):
+        others = [m for m in range(n_models) if m // 2 != t // 2]
+        inside = keep[others][..., None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # empty groups
+            expected_in = np.nanmedian(np.where(inside, values[others], np.nan), axis=0)
+            expected_out = np.nanmedian(np.where(inside, np.nan, values[others]), axis=0)
+        np.testing.assert_array_equal(medians_in[row], expected_in)
+        np.testing.assert_array_equal(medians_out[row], expected_out)
+    assert np.isnan(medians_out[:, 0]).all() and np.isnan(medians_in[:, 1]).all()
+    # Two models, one pair: no shadows at all.
+    both = attacks.pair_out_medians(values[:2], keep[:2], np.arange(2))
+    assert all(np.isnan(medians).all() and medians.shape == (2, n, q) for medians in both)

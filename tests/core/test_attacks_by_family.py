@@ -2,7 +2,8 @@
 
 The shadows are built like the workflow's (scripts/shadows.py, scripts/fit.py, scripts/attack.py):
 float32 stacks [N, n, Q] of every statistic plus the probability exp(-loss), fits over all N
-models, query indices from lira.core.queries.nested_subsets; targets are models 0..T-1."""
+models, query indices from lira.core.queries.nested_subsets; targets are models 0..T-1, each
+attacked with every model outside its complementary pair as its shadows."""
 
 import math
 
@@ -85,7 +86,7 @@ def test_every_attack_gives_finite_member_oriented_scores(name, data):
     auc = metrics.auc(metrics.roc_curve(scores, keep[:N_TARGETS]))
     assert auc > 0.75, (name, auc)
     if catalog.attacks(make_config())[name].family == "ye":
-        assert min_fpr == pytest.approx(1 / 3)  # 8 models: 3 OUT shadows once the target is left out
+        assert min_fpr == pytest.approx(1 / 3)  # 8 models: 3 OUT shadows once the target's pair is left out
     else:
         assert min_fpr == 0.0
 
@@ -126,7 +127,8 @@ def test_identities_depend_on_the_configured_statistic(data):
 
 
 def others_of(t):
-    return [m for m in range(N_MODELS) if m != t]
+    """Target t's shadows: every model outside its pair (2j, 2j + 1)."""
+    return [m for m in range(N_MODELS) if m // 2 != t // 2]
 
 
 def test_run_threshold_sablayrolles_watson_direct(data):
@@ -247,7 +249,7 @@ def test_run_rmia_against_brute_force(name, data):
             per_query = []
             for q in range(N_QUERIES):
                 if name == "rmia_online":
-                    per_query.append(sum(probability[m, x, q] for m in others_of(t)) / (N_MODELS - 1))
+                    per_query.append(sum(probability[m, x, q] for m in others_of(t)) / len(others_of(t)))
                 else:
                     outs = [probability[m, x, q] for m in others_of(t) if not keep[m, x]]
                     per_query.append(((1 + a) * sum(outs) / len(outs) + (1 - a)) / 2)

@@ -8,7 +8,8 @@ from lira.core.gaussian import MIN_VARIANCE
 
 
 def direct_params(phi, keep, t):
-    """Moments over every model except t, computed directly with numpy, per lira.core.gaussian's contract:
+    """Moments over every model except t (an index, or a list of the models to leave out),
+    computed directly with numpy, per lira.core.gaussian's contract:
 
     - mean: per example; NaN when the group is empty;
     - var_*_global: sum over examples and the group's models of (phi - mu(x))^2 / the group's total count;
@@ -17,7 +18,7 @@ def direct_params(phi, keep, t):
       biased estimator and a per-example fallback would leak membership);
     all variances floored at MIN_VARIANCE.
     """
-    others = np.arange(phi.shape[0]) != t
+    others = ~np.isin(np.arange(phi.shape[0]), t)
     phi, keep = phi[others], keep[others]
     n, q = phi.shape[1:]
     result = {}
@@ -244,3 +245,114 @@ def test_per_example_variance_is_unbiased_when_every_group_has_two_values():
     for x in np.flatnonzero(~keep[0]):  # a non-member of target 0 has 3 IN shadows
         values = np.array([phi[m, x] for m in others if keep[m, x]])
         np.testing.assert_allclose(params.var_in[0, x], values.var(axis=0, ddof=1), rtol=1e-10)
+
+
+# --- each target's pair left out: the workflow's protocol ----------------------------------------
+
+
+def pair_of(t, n_models):
+    """Target t and its complementary partner (2j <-> 2j + 1), written out here independently of
+    lira.core.splits; with N odd the last model has none."""
+    return [m for m in range(n_models) if m // 2 == t // 2]
+
+
+def assert_params_match(params, row, expected, rtol=1e-9):
+    for name in ("mean_in", "mean_out", "var_in", "var_out"):
+        np.testing.assert_allclose(getattr(params, name)[row], expected[name], rtol=rtol, atol=rtol, err_msg=name)
+    np.testing.assert_allclose(params.var_in_global[row, 0], expected["var_in_global"], rtol=rtol)
+    np.testing.assert_allclose(params.var_out_global[row, 0], expected["var_out_global"], rtol=rtol)
+    np.testing.assert_array_equal(params.count_in[row], expected["count_in"])
+    np.testing.assert_array_equal(params.count_out[row], expected["count_out"])
+
+
+@pytest.mark.parametrize("n_models, n_examples, n_queries", [(8, 13, 3), (16, 40, 1), (6, 9, 2), (7, 11, 2), (4, 9, 2)])
+def test_leave_pair_out_matches_direct_computation(n_models, n_examples, n_queries):
+    rng = np.random.default_rng(n_models + 100)
+    keep = splits.keep_matrix(3, n_models, n_examples)
+    centre = rng.normal(size=(1, n_examples, n_queries)) * 3
+    phi = centre + 2.0 * keep[..., None] + rng.normal(size=(n_models, n_examples, n_queries))
+    fit = gaussian.fit_shadow_sums(phi, keep)
+    params = gaussian.leave_pair_out(fit, phi, keep, np.arange(n_models))
+    assert params.mean_in.shape == (n_models, n_examples, n_queries)
+    assert params.var_in_global.shape == (n_models, 1, n_queries)
+    for t in range(n_models):
+        assert_params_match(params, t, direct_params(phi, keep, pair_of(t, n_models)))
+    if n_models % 2 == 0:
+        # Every example keeps N/2 - 1 IN and N/2 - 1 OUT shadows, member of the target or not.
+        np.testing.assert_array_equal(params.count_in, n_models // 2 - 1)
+        np.testing.assert_array_equal(params.count_out, n_models // 2 - 1)
+    if n_models == 4:
+        # One IN and one OUT shadow: no spread to estimate, every variance is the floor.
+        np.testing.assert_array_equal(params.var_in, MIN_VARIANCE)
+        np.testing.assert_array_equal(params.var_out_global, MIN_VARIANCE)
+
+
+def test_leave_pair_out_over_several_chunks_from_a_float32_memory_map(tmp_path):
+    # As the attack jobs read it: the stack is float32 on disk, the fit of those very values, the
+    # pair's values read a chunk of examples at a time.
+    rng = np.random.default_rng(16)
+    n_models, n, q = 8, 2000, 18
+    keep = splits.keep_matrix(6, n_models, n)
+    phi = rng.normal(size=(1, n, q)) * 3 + 2.0 * keep[..., None] + rng.normal(size=(n_models, n, q))
+    phi = phi.astype(np.float32)
+    np.save(tmp_path / "phi.npy", phi)
+    stack = np.load(tmp_path / "phi.npy", mmap_mode="r")
+    assert len(gaussian.row_chunks(n, q)) > 1
+    fit = gaussian.fit_shadow_sums(stack, keep)
+    params = gaussian.leave_pair_out(fit, stack, keep, [2, 5, 0])
+    for row, t in enumerate((2, 5, 0)):
+        assert_params_match(params, row, direct_params(phi.astype(np.float64), keep, pair_of(t, n_models)))
+    single = gaussian.leave_pair_out(fit, stack, keep, 5)  # one index: no target axis
+    assert single.mean_in.shape == (n, q) and single.count_in.shape == (n,) and single.var_in_global.shape == (1, q)
+    for name in ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global", "count_in"):
+        np.testing.assert_array_equal(getattr(single, name), getattr(params, name)[1], err_msg=name)
+
+
+def test_partners_share_their_shadows_and_neither_ones_values_matter():
+    rng = np.random.default_rng(17)
+    keep = splits.keep_matrix(2, 10, 25)
+    phi = rng.normal(size=(10, 25, 3)) + keep[..., None]
+    fit = gaussian.fit_shadow_sums(phi, keep)
+    params = gaussian.leave_pair_out(fit, phi, keep, np.arange(10))
+    for name in ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global"):
+        value = getattr(params, name)
+        np.testing.assert_array_equal(value[0::2], value[1::2], err_msg=name)  # bit for bit
+    # Wild values of pair (4, 5) move neither target 4's nor target 5's Gaussians (beyond rounding).
+    wild = phi.copy()
+    wild[4:6] += 1e3 * rng.normal(size=(2, 25, 3))
+    moved = gaussian.leave_pair_out(gaussian.fit_shadow_sums(wild, keep), wild, keep, [4, 5])
+    for name in ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global"):
+        np.testing.assert_allclose(getattr(moved, name), getattr(params, name)[4:6], rtol=1e-8, atol=1e-8, err_msg=name)
+
+
+def test_leave_out_any_set_of_models():
+    rng = np.random.default_rng(18)
+    keep = rng.random((9, 14)) < 0.5  # not paired
+    phi = rng.normal(size=(9, 14, 2)) * 2 + keep[..., None]
+    fit = gaussian.fit_shadow_sums(phi, keep)
+    sets = [[3], [0, 7, 8], [], [8, 1]]
+    params = gaussian.leave_out(fit, phi, keep, sets)
+    for row, left in enumerate(sets):
+        assert_params_match(params, row, direct_params(phi, keep, left))
+    # Nothing left out: gaussian_params of the whole fit; the target alone: leave_one_out.
+    whole = gaussian.gaussian_params(fit)
+    for name in ("mean_in", "var_in", "mean_out", "var_out", "var_in_global", "var_out_global"):
+        np.testing.assert_allclose(getattr(params, name)[2], getattr(whole, name), rtol=1e-12, err_msg=name)
+        alone = getattr(gaussian.leave_one_out(fit, phi[3], keep[3]), name)
+        np.testing.assert_allclose(getattr(params, name)[0], alone, rtol=1e-12, err_msg=name)
+    for bad in ([[9]], [[2, 2]], [[-1]]):
+        with pytest.raises(ValueError, match="left_out"):
+            gaussian.leave_out(fit, phi, keep, bad)
+    with pytest.raises(ValueError, match="do not match"):
+        gaussian.leave_out(fit, phi[:, :10], keep[:, :10], [[0]])
+
+
+def test_leave_pair_out_with_no_shadows_left():
+    # Two models, one pair: nothing is left, every mean is NaN and every variance the floor.
+    rng = np.random.default_rng(19)
+    keep = splits.keep_matrix(0, 2, 6)
+    phi = rng.normal(size=(2, 6, 1))
+    params = gaussian.leave_pair_out(gaussian.fit_shadow_sums(phi, keep), phi, keep, [0, 1])
+    assert np.all(np.isnan(params.mean_in)) and np.all(np.isnan(params.mean_out))
+    np.testing.assert_array_equal(params.var_in, MIN_VARIANCE)
+    np.testing.assert_array_equal(params.count_in + params.count_out, 0)

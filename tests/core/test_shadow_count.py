@@ -19,11 +19,17 @@ def synthetic(seed=0, n_models=N_MODELS):
 
 
 def test_shadow_counts():
-    assert shadow_count.shadow_counts(64) == [4, 8, 16, 32, 63]
-    assert shadow_count.shadow_counts(8) == [4, 7]
-    assert shadow_count.shadow_counts(256) == [4, 8, 16, 32, 64, 128, 255]
-    assert shadow_count.shadow_counts(10) == [4, 8, 9]
-    assert shadow_count.shadow_counts(6) == [4, 5]
+    # Up to N - 2: every model outside the target's pair, as in the main evaluation.
+    assert shadow_count.shadow_counts(64) == [4, 8, 16, 32, 62]
+    assert shadow_count.shadow_counts(8) == [4, 6]
+    assert shadow_count.shadow_counts(256) == [4, 8, 16, 32, 64, 128, 254]
+    assert shadow_count.shadow_counts(10) == [4, 8]
+    assert shadow_count.shadow_counts(6) == [4]
+    assert shadow_count.shadow_counts(4) == [2]
+    assert shadow_count.shadow_counts(11) == [4, 8, 9]  # pairs out, the unpaired model 10 stays
+    for n_models in (2, 3):
+        with pytest.raises(ValueError, match="2 pairs"):
+            shadow_count.shadow_counts(n_models)
 
 
 def record_choices(monkeypatch):
@@ -46,11 +52,11 @@ def test_subsampled_shadows_exclude_the_target_and_its_pair(monkeypatch):
     calls = record_choices(monkeypatch)
     repeats = 3
     rows = shadow_count.attack_power_by_shadow_count(values, keep, N_TARGETS, repeats, seed=0, max_fpr=0.1)
-    counts = shadow_count.shadow_counts(16)  # [4, 8, 15]
-    assert counts == [4, 8, 15]
+    counts = shadow_count.shadow_counts(16)  # [4, 8, 14]
+    assert counts == [4, 8, 14]
     variants = len(shadow_count.SHADOW_COUNT_VARIANTS)
     assert len(rows) == (len(counts) - 1) * repeats * variants + variants
-    # One draw per subsampled (count, repeat), in order; N - 1 = 15 draws nothing (leave-one-out).
+    # One draw per subsampled (count, repeat), in order; N - 2 = 14 draws nothing (every other pair).
     assert len(calls) == (len(counts) - 1) * repeats
     drawn = {}
     for (count, repeat), per_target in zip([(c, r) for c in counts[:-1] for r in range(repeats)], calls):
@@ -67,18 +73,20 @@ def test_subsampled_shadows_exclude_the_target_and_its_pair(monkeypatch):
 
 
 def reference_attack_power_by_shadow_count(values, keep, n_targets, repeats, seed, max_fpr, offline_test):
-    """The straightforward implementation: one fit per target and subsample, on the chosen models."""
+    """The straightforward implementation: one fit per target and subsample, on the chosen models;
+    the full count fits every model outside the target's pair."""
     rng = np.random.default_rng([seed, 0xC0])
     n_models = len(values)
-    everyone = gaussian.fit_shadow_sums(values, keep)
+    counts = shadow_count.shadow_counts(n_models)
     rows = []
-    for count in shadow_count.shadow_counts(n_models):
-        for repeat in range(1 if count == n_models - 1 else repeats):
+    for count in counts:
+        for repeat in range(1 if count == counts[-1] else repeats):
             scores = {name: [] for name in shadow_count.SHADOW_COUNT_VARIANTS}
             for target in range(n_targets):
                 target_values = np.asarray(values[target], dtype=np.float64)
-                if count == n_models - 1:
-                    params = gaussian.leave_one_out(everyone, target_values, keep[target])
+                if count == counts[-1]:
+                    others = [m for m in range(n_models) if m // 2 != target // 2]
+                    params = gaussian.gaussian_params(gaussian.fit_shadow_sums(values[others], keep[others]))
                 else:
                     pairs = np.setdiff1d(np.arange(n_models // 2), [target // 2])
                     picked = rng.choice(pairs, size=count // 2, replace=False)
@@ -137,32 +145,34 @@ def test_against_fitting_every_target_on_its_own(n_models, n_targets, offline_te
     assert any(r["shadow_models"] == 4 and r["repeat"] == 2 for r in new)
 
 
-def test_the_full_count_equals_fitting_every_other_model():
-    """N - 1 shadows by leave-one-out from one fit: the scores of fitting the N - 1 models."""
+def test_the_full_count_equals_fitting_every_model_outside_the_targets_pair():
+    """N - 2 shadows by leaving the pair out of one fit: the scores of fitting those N - 2 models."""
     values, keep = synthetic(3, n_models=8)
     everyone = gaussian.fit_shadow_sums(values, keep)
     for target in range(3):
-        others = [m for m in range(8) if m != target]
+        others = [m for m in range(8) if m // 2 != target // 2]
         direct = gaussian.gaussian_params(gaussian.fit_shadow_sums(values[others], keep[others]))
-        left_out = gaussian.leave_one_out(everyone, values[target], keep[target])
+        left_out = gaussian.leave_pair_out(everyone, values, keep, target)
         for online in (True, False):
             score = attacks.lira_online if online else attacks.lira_offline
             np.testing.assert_allclose(score(values[target], left_out), score(values[target], direct), rtol=1e-10, atol=1e-10)
 
 
-def test_a_wild_pair_partner_changes_only_the_full_count_rows():
-    # One target (model 0); its partner (model 1) gets wild values. Subsampled shadows never hold
-    # model 1, so those rows are unchanged (same draws); leave-one-out (N - 1) does hold it.
+def test_a_wild_pair_partner_changes_no_row_and_a_wild_shadow_the_full_count_rows():
+    # One target (model 0); its partner (model 1) gets wild values. No count's shadows hold model
+    # 1, so no row changes (same draws). Model 2 is a shadow at the full count N - 2.
     values, keep = synthetic(2, n_models=16)
-    wild = values.copy()
-    wild[1] += np.where(keep[1], 50.0, -50.0)[:, None]
     sane_rows = shadow_count.attack_power_by_shadow_count(values, keep, 1, repeats=3, seed=0, max_fpr=0.1)
-    wild_rows = shadow_count.attack_power_by_shadow_count(wild, keep, 1, repeats=3, seed=0, max_fpr=0.1)
-    subsampled = [(a, b) for a, b in zip(sane_rows, wild_rows) if a["shadow_models"] < 15]
-    full = [(a, b) for a, b in zip(sane_rows, wild_rows) if a["shadow_models"] == 15]
-    assert len(subsampled) == 2 * 3 * 4 and len(full) == 4
-    assert all(a == b for a, b in subsampled)
-    assert any(a["auc"] != b["auc"] for a, b in full)
+    for model, changed in ((1, False), (2, True)):
+        wild = values.copy()
+        wild[model] += np.where(keep[model], 50.0, -50.0)[:, None]
+        wild_rows = shadow_count.attack_power_by_shadow_count(wild, keep, 1, repeats=3, seed=0, max_fpr=0.1)
+        full = [(a, b) for a, b in zip(sane_rows, wild_rows) if a["shadow_models"] == 14]
+        assert len(full) == 4 and len(wild_rows) == 2 * 3 * 4 + 4
+        if changed:
+            assert any(a["auc"] != b["auc"] for a, b in full)
+        else:
+            assert sane_rows == wild_rows
 
 
 def test_subsample_rows_are_deterministic_for_a_seed():
@@ -172,23 +182,23 @@ def test_subsample_rows_are_deterministic_for_a_seed():
     other = shadow_count.attack_power_by_shadow_count(values, keep, N_TARGETS, 2, seed=5, max_fpr=0.1)
     assert first == again
     assert [r["auc"] for r in first] != [r["auc"] for r in other]
-    # The N - 1 rows draw nothing: they agree across seeds.
-    assert [r for r in first if r["shadow_models"] == 15] == [r for r in other if r["shadow_models"] == 15]
+    # The N - 2 rows draw nothing: they agree across seeds.
+    assert [r for r in first if r["shadow_models"] == 14] == [r for r in other if r["shadow_models"] == 14]
 
 
 @pytest.mark.parametrize("offline_test", ["one-sided", "two-sided"])
-def test_full_count_row_is_plain_leave_one_out_lira(offline_test):
+def test_full_count_row_is_the_main_evaluations_lira(offline_test):
     values, keep = synthetic(4)
     rows = shadow_count.attack_power_by_shadow_count(values, keep, N_TARGETS, 2, seed=0, max_fpr=0.05, offline_test=offline_test)
-    assert {(r["shadow_models"], r["repeat"]) for r in rows} == {(4, 0), (4, 1), (7, 0)}
-    params = gaussian.leave_one_out(gaussian.fit_shadow_sums(values, keep), values[:N_TARGETS], keep[:N_TARGETS])
+    assert {(r["shadow_models"], r["repeat"]) for r in rows} == {(4, 0), (4, 1), (6, 0)}
+    params = gaussian.leave_pair_out(gaussian.fit_shadow_sums(values, keep), values, keep, np.arange(N_TARGETS))
     for name, (kind, global_variance) in shadow_count.SHADOW_COUNT_VARIANTS.items():
         if kind == "online":
             scores = attacks.lira_online(values[:N_TARGETS], params, global_variance)
         else:
             scores = attacks.lira_offline(values[:N_TARGETS], params, global_variance, offline_test)
         roc = metrics.roc_curve(scores, keep[:N_TARGETS])
-        (row,) = [r for r in rows if r["shadow_models"] == N_MODELS - 1 and r["variant"] == name]
+        (row,) = [r for r in rows if r["shadow_models"] == N_MODELS - 2 and r["variant"] == name]
         assert row["repeat"] == 0
         assert row["auc"] == pytest.approx(metrics.auc(roc), abs=1e-12)
         assert row["tpr"] == pytest.approx(metrics.tpr_at_fpr(roc, 0.05)[0], abs=1e-12)

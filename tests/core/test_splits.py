@@ -110,3 +110,46 @@ def test_bad_block_names_raise(name):
 def test_models_per_job_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         splits.model_blocks(8, 0)
+
+
+# --- a target's shadows: every model outside its pair ------------------------------------------------
+
+
+def test_partner_is_the_other_model_of_the_pair_with_the_complementary_split():
+    assert [splits.partner(i) for i in range(6)] == [1, 0, 3, 2, 5, 4]
+    keep = splits.keep_matrix(4, 10, 31)
+    for i in range(10):
+        np.testing.assert_array_equal(keep[splits.partner(i)], ~keep[i])
+        assert splits.partner(splits.partner(i)) == i
+    with pytest.raises(ValueError):
+        splits.partner(-1)
+
+
+@pytest.mark.parametrize("n_models", [4, 6, 7, 16])
+def test_held_out_and_shadow_models(n_models):
+    for target in range(n_models):
+        held = splits.held_out(target, n_models)
+        if target == n_models - 1 and n_models % 2:  # the unpaired last model of an odd N
+            assert held == [target]
+        else:
+            assert held == sorted([target, target ^ 1])
+        shadows = splits.shadow_models(target, n_models)
+        assert shadows.dtype == bool and shadows.shape == (n_models,)
+        assert sorted(np.flatnonzero(~shadows).tolist()) == held
+    with pytest.raises(ValueError):
+        splits.held_out(n_models, n_models)
+    with pytest.raises(ValueError):
+        splits.held_out(-1, n_models)
+
+
+@pytest.mark.parametrize("n_models", [4, 6, 8, 16])
+def test_shadows_hold_as_many_in_and_out_models_whatever_the_targets_membership(n_models):
+    # The point of leaving the pair out: every example has N/2 - 1 IN and N/2 - 1 OUT shadows for
+    # every target, members and non-members alike. Leaving out the target alone would not.
+    keep = splits.keep_matrix(9, n_models, 57)
+    for target in range(n_models):
+        shadows = keep[splits.shadow_models(target, n_models)]
+        np.testing.assert_array_equal(shadows.sum(axis=0), n_models // 2 - 1)
+        np.testing.assert_array_equal((~shadows).sum(axis=0), n_models // 2 - 1)
+        others = keep[np.arange(n_models) != target]  # leave-one-out
+        np.testing.assert_array_equal(others.sum(axis=0), n_models // 2 - keep[target])

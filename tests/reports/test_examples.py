@@ -39,7 +39,7 @@ SCORES = np.array(
 SOURCE_INDEX = np.array([70, 31, 92, 13, 54, 25])
 LABELS = np.array([0, 1, 2, 0, 1, 2])
 
-# The shadows' statistic: N = 4 models (two complementary pairs), the pool of 6, Q = 2 queries;
+# The shadows' statistic: N = 6 models (three complementary pairs), the pool of 6, Q = 2 queries;
 # values[m, x, q] = 12 m + 2 x + q, so every value names its model, example and query.
 KEEP = np.array(
     [
@@ -47,10 +47,12 @@ KEEP = np.array(
         [0, 1, 0, 1, 0, 1],
         [1, 1, 0, 0, 1, 1],
         [0, 0, 1, 1, 0, 0],
+        [0, 1, 1, 0, 1, 0],
+        [1, 0, 0, 1, 0, 1],
     ],
     dtype=bool,
 )
-VALUES = np.arange(4 * 6 * 2, dtype=np.float64).reshape(4, 6, 2)
+VALUES = np.arange(6 * 6 * 2, dtype=np.float64).reshape(6, 6, 2)
 
 
 def ranking():
@@ -95,11 +97,13 @@ def test_the_three_examples_and_what_target_0_sees_of_them():
         "typical: example 2 (class 2)",  # the middle one of the 4 measured examples (index 4 // 2)
         "least exposed: example 3 (class 0)",
     ]
-    # The other models (1, 2, 3) split into IN and OUT by their keep masks; identity query (q = 0).
+    # Target 0's shadows are the models outside its pair (0, 1): 2, 3, 4, 5, split into IN and OUT
+    # by their keep masks; identity query (q = 0). Model 1, its partner, is never shown.
     most, typical, least = views
-    assert most["values_in"].tolist() == [22.0, 34.0] and most["values_out"].tolist() == [46.0]  # keep[1:, 5] = 1 1 0
-    assert typical["values_in"].tolist() == [40.0] and typical["values_out"].tolist() == [16.0, 28.0]  # 0 0 1
-    assert least["values_in"].tolist() == [18.0, 42.0] and least["values_out"].tolist() == [30.0]  # 1 0 1
+    # keep[2:, x] of examples 5, 2, 3: 1 0 0 1, 0 1 1 0, 0 1 0 1.
+    assert most["values_in"].tolist() == [34.0, 70.0] and most["values_out"].tolist() == [46.0, 58.0]
+    assert typical["values_in"].tolist() == [40.0, 52.0] and typical["values_out"].tolist() == [28.0, 64.0]
+    assert least["values_in"].tolist() == [42.0, 66.0] and least["values_out"].tolist() == [30.0, 54.0]
     # The target's own value and membership.
     assert [view["target_value"] for view in views] == [10.0, 4.0, 6.0]
     assert [view["target_is_member"] for view in views] == [False, True, False]
@@ -109,14 +113,17 @@ def test_the_three_examples_and_what_target_0_sees_of_them():
         assert view["mean_out"] == -(100 + 10 * index) and view["sd_out"] == index + 1
 
 
-def test_another_target_leaves_itself_out_and_its_leave_one_out_fit_matches_the_values():
+def test_another_target_leaves_its_pair_out_and_its_fit_matches_the_values():
+    # The figure's Gaussians are those the attack fits (leave_pair_out) on the very values shown.
     target = 3
-    params = gaussian.leave_one_out(gaussian.fit_shadow_sums(VALUES, KEEP), VALUES[target], KEEP[target])
+    params = gaussian.leave_pair_out(gaussian.fit_shadow_sums(VALUES, KEEP), VALUES, KEEP, target)
     views = example_views(VALUES, KEEP, params, ranking(), LABELS, target=target)
-    most = views[0]  # example 5: models 0, 1, 2 are OUT, IN, IN
-    assert most["values_in"].tolist() == [22.0, 34.0] and most["values_out"].tolist() == [10.0]
+    most = views[0]  # example 5: models 0, 1, 4, 5 (outside pair (2, 3)) are OUT, IN, OUT, IN
+    assert most["values_in"].tolist() == [22.0, 70.0] and most["values_out"].tolist() == [10.0, 58.0]
     assert most["target_value"] == 46.0 and most["target_is_member"] is False
     for view in views:
-        assert len(view["values_in"]) + len(view["values_out"]) == 3
+        assert len(view["values_in"]) == len(view["values_out"]) == 2  # N/2 - 1 each
         assert view["mean_in"] == pytest.approx(view["values_in"].mean())
         assert view["mean_out"] == pytest.approx(view["values_out"].mean())
+        assert view["sd_in"] == pytest.approx(view["values_in"].std(ddof=1))
+        assert view["sd_out"] == pytest.approx(view["values_out"].std(ddof=1))

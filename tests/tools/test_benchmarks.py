@@ -42,7 +42,7 @@ def test_reference_and_ours_give_the_same_scores(tmp_path, n_models, n_examples,
 def test_reference_matches_a_direct_formula_for_one_example(tmp_path):
     phi, keep = _synthetic(tmp_path, 8, 10, 2)
     scores = scoring.reference_scores(phi, keep, 1)
-    x, others = 3, np.arange(1, 8)
+    x, others = 3, np.arange(2, 8)  # target 0's shadows: every model but 0 and its partner 1
     values = phi[others, x].astype(np.float64)
     inside, outside = values[keep[others, x]], values[~keep[others, x]]
     mu_in, mu_out = inside.mean(0), outside.mean(0)

@@ -45,12 +45,12 @@ def test_content_hash_ignores_key_order_but_not_dtype_shape_or_bytes():
 
 def test_an_artifact_of_another_pool_or_without_fingerprint_is_refused(tmp_path):
     _, fingerprint = pool_file(tmp_path)
-    files.save_arrays(tmp_path / "good.npz", v=np.ones(3), fingerprint=np.array(fingerprint))
+    artifacts.save_npz(tmp_path / "good.npz", v=np.ones(3), fingerprint=np.array(fingerprint))
     assert artifacts.load_npz(tmp_path / "good.npz", fingerprint)["v"].tolist() == [1, 1, 1]
-    files.save_arrays(tmp_path / "other.npz", v=np.ones(3), fingerprint=np.array("0" * 16))
+    artifacts.save_npz(tmp_path / "other.npz", v=np.ones(3), fingerprint=np.array("0" * 16))
     with pytest.raises(ArtifactError, match=r"other\.npz: made from another pool or split design \(fingerprint 0{16}"):
         artifacts.load_npz(tmp_path / "other.npz", fingerprint)
-    files.save_arrays(tmp_path / "old.npz", v=np.ones(3))
+    artifacts.save_npz(tmp_path / "old.npz", v=np.ones(3))
     with pytest.raises(ArtifactError, match=r"old\.npz: carries no fingerprint"):
         artifacts.load_npz(tmp_path / "old.npz", fingerprint)
     files.write_json(tmp_path / "m.json", {"fingerprint": "f" * 16})
@@ -83,7 +83,7 @@ def test_an_array_and_its_sidecar_must_match(tmp_path):
     with pytest.raises(ArtifactError, match="made from another pool"):
         artifacts.load_array_with_info(npy, info, "b" * 16, "logits")
     files.save_array(npy, logits[:, :1])  # the .npy replaced behind its sidecar's back
-    with pytest.raises(ArtifactError, match=r"0\.npy: its content does not match .*0\.json \(sha256 differs\)"):
+    with pytest.raises(ArtifactError, match=r"0\.npy: content does not match the sha256 recorded in .*0\.json by the job that wrote it"):
         artifacts.load_array_with_info(npy, info, "a" * 16, "logits")
 
 
@@ -195,3 +195,55 @@ def test_analysis_side_modules_of_this_issue_need_neither_torch_nor_jsonschema()
     )
     process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert process.returncode == 0, process.stderr
+
+
+# --- content hashes ---------------------------------------------------------------------------------
+
+
+def test_a_hashed_json_survives_writing_and_reading_and_refuses_any_change(tmp_path):
+    value = {"fingerprint": "a" * 16, "pooled": {"auc": 0.1 + 0.2, "tpr@0.001%": None, "tiny": 1e-300},
+             "per_target": {"auc": [0.5, -0.0, 1 / 3]}, "by_count": {2: "x", 10: "y"}, "text": "é"}  # fmt: skip
+    path = tmp_path / "metrics" / "m.json"
+    artifacts.write_hashed_json(path, value)
+    loaded = artifacts.load_json(path, "a" * 16, hashed=True)
+    assert loaded["content_hash"] == artifacts.json_hash(value) == artifacts.json_hash(loaded)
+    for change in (lambda v: v["pooled"].update(auc=0.3), lambda v: v["per_target"]["auc"].append(1.0), lambda v: v.pop("text")):
+        edited = files.read_json(path)
+        change(edited)
+        files.write_json(path, edited)
+        with pytest.raises(ArtifactError, match=r"m\.json: content does not match the content_hash recorded in it .* delete it so that rule evaluate remakes it"):
+            artifacts.load_json(path, "a" * 16, hashed=True)
+        artifacts.write_hashed_json(path, value)
+
+
+def test_a_stack_is_checked_block_by_block_to_its_last_value(tmp_path, monkeypatch):
+    """check_stack reads SCAN_BYTES at a time: a NaN in the last, partial block is found, and the
+    bytes after the header count in the hash as the file's sha256 does."""
+    monkeypatch.setattr(artifacts, "SCAN_BYTES", 64)
+    values = np.arange(3 * 5 * 7, dtype=np.float32).reshape(3, 5, 7)
+    path = tmp_path / "s.npy"
+    files.save_array(path, values)
+    stack = np.load(path, mmap_mode="r")
+    artifacts.check_stack(path, stack, "s", artifacts.file_sha256(path), "info.json")
+    values[2, 4, 6] = np.inf
+    files.save_array(path, values)
+    stack = np.load(path, mmap_mode="r")
+    with pytest.raises(ArtifactError, match=r"s\.npy: s holds 0 NaN and 1 infinite values \(the first at index \[2, 4, 6\]\)"):
+        artifacts.check_stack(path, stack, "s", artifacts.file_sha256(path), "info.json")
+    with pytest.raises(ArtifactError, match=r"s\.npy: content does not match the sha256 recorded in info\.json"):
+        artifacts.check_stack(path, stack, "s", "0" * 64, "info.json")
+    with pytest.raises(ArtifactError, match=r"info\.json: records no sha256 of .*s\.npy \(written by an older version"):
+        artifacts.check_stack(path, stack, "s", None, "info.json")
+
+
+def test_the_pool_hash_is_recomputed_once_per_version_of_the_file(tmp_path, monkeypatch):
+    path, fingerprint = pool_file(tmp_path)
+    calls = []
+    monkeypatch.setattr(artifacts, "content_hash", lambda arrays, real=artifacts.content_hash: calls.append(1) or real(arrays))
+    assert artifacts.expected_fingerprint(path, 0) == fingerprint
+    assert artifacts.expected_fingerprint(path, 0) == fingerprint and len(calls) == 1
+    arrays = files.load_arrays(path)
+    arrays["y"] = arrays["y"][::-1].copy()
+    files.save_arrays(path, **arrays)  # relabelled, its stored hash kept: another file now
+    with pytest.raises(ArtifactError, match=r"pool\.npz: content does not match the content_hash recorded in it"):
+        artifacts.expected_fingerprint(path, 0)

@@ -25,15 +25,15 @@ def make_config(mirror=True, shift=1, stride=1):
 BASE_KEYS = {"family", "statistic", "queries", "targets"}
 EXPECTED_KEYS = {
     "threshold": BASE_KEYS,
-    "sablayrolles": BASE_KEYS,
-    "watson": BASE_KEYS,
-    "ye": BASE_KEYS,
-    "song_mittal": BASE_KEYS,
-    "shokri": BASE_KEYS | {"seed"},
-    "lira_online": BASE_KEYS | {"centre", "variance"},
-    "lira_offline": BASE_KEYS | {"centre", "variance", "offline_test"},
-    "rmia_online": BASE_KEYS | {"population_size", "gamma", "seed"},
-    "rmia_offline": BASE_KEYS | {"population_size", "gamma", "seed", "offline_a"},
+    "sablayrolles": BASE_KEYS | {"shadows"},
+    "watson": BASE_KEYS | {"shadows"},
+    "ye": BASE_KEYS | {"shadows"},
+    "song_mittal": BASE_KEYS | {"shadows"},
+    "shokri": BASE_KEYS | {"shadows", "seed"},
+    "lira_online": BASE_KEYS | {"shadows", "centre", "variance"},
+    "lira_offline": BASE_KEYS | {"shadows", "centre", "variance", "offline_test"},
+    "rmia_online": BASE_KEYS | {"shadows", "population_size", "gamma", "seed"},
+    "rmia_offline": BASE_KEYS | {"shadows", "population_size", "gamma", "seed", "offline_a"},
 }
 
 
@@ -50,6 +50,8 @@ def test_settings_hold_exactly_the_keys_of_the_family(name):
         assert settings["statistic"] == "features"
     else:
         assert settings["statistic"] == (attack.statistic or "logit_scaled_confidence")
+    if attack.family != "threshold":
+        assert settings["shadows"] == "all but the target's pair"
     if "variance" in settings:
         assert settings["variance"] == ("global" if attack.global_variance else "per-example")
 

@@ -89,11 +89,21 @@ def test_every_problem_is_reported_at_once(good):
     config = copy.deepcopy(good)
     config["shadow_models"] = 5
     config["train"]["lr"] = 0
-    config["attack"]["targets"] = 9
+    config["queries"]["stride"] = 2
     config["data"]["colour"] = True
     problems = problems_of(config)
     assert len(problems) == 4, problems
-    assert [p.split(":")[0].split("=")[0] for p in problems] == ["data.colour", "shadow_models", "train.lr", "attack.targets"]
+    assert [p.split(":")[0].split("=")[0] for p in problems] == ["data.colour", "shadow_models", "train.lr", "queries.stride"]
+
+
+def test_a_check_across_keys_reads_only_values_that_passed_the_schema(good):
+    """attack.targets is compared with shadow_models only once shadow_models itself is valid: an
+    invalid value may be of any type (the check must not fail on it), and it is reported already."""
+    config = copy.deepcopy(good)
+    config.update(shadow_models=5)
+    config["attack"]["targets"] = 9
+    (problem,) = problems_of(config)
+    assert problem.startswith("shadow_models=5: must be a multiple of 2")
 
 
 def test_cifar_needs_its_directory(good):
@@ -193,11 +203,11 @@ def test_snakemake_stops_before_any_job_with_one_line_per_problem(tmp_path, fash
     assert process.returncode != 0
     lines = [line for line in text.splitlines() if line.startswith("invalid config: ")]
     assert lines == [
-        "invalid config: shadow_models=7: must be a multiple of 2 (N: even, at least 4 (complementary pairs: "
-        "each example is IN for exactly N/2 models))",
+        ("invalid config: shadow_models=7: must be a multiple of 2 (N: even, 4 to 1024 (complementary pairs; "
+        "at least 2, as a target's pair is left out; 1024 is 4x the paper's 256))"),
         "invalid config: train.lr=-0.5: must be > 0",
-        "invalid config: compute.device='cuda': this machine has no GPU (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES "
-        "hides them); use 'cpu', or 'auto' (a GPU where there is one, else the CPU)",
+        ("invalid config: compute.device='cuda': this machine has no GPU (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES "
+        "hides them); use 'cpu', or 'auto' (a GPU where there is one, else the CPU)"),
     ], text
     assert "Traceback" not in text and not (tmp_path / "results").exists()
 

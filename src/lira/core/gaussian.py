@@ -1,8 +1,9 @@
-"""Per-example IN/OUT Gaussians of the shadow models, with exact leave-one-out.
+"""Per-example IN/OUT Gaussians of the shadow models, with each target's pair left out exactly.
 
-The fit keeps sums (counts, sums and sums of squares) instead of means and
-variances, so the statistics "over every shadow except target t" follow by subtracting t's own
-contribution: no refit per target, and the fit streams over the examples a chunk at a time.
+The fit keeps sums (counts, sums and sums of squares) instead of means and variances, so the
+statistics "over the shadows of target t" (every model but t and its complementary partner,
+lira.core.splits.held_out) follow by subtracting those two models' contributions
+(leave_pair_out): no refit per target, and the fit streams over the examples a chunk at a time.
 
 Shapes: N models, n pool examples, Q queries. Sums are taken of (phi - shift), where `shift` is the
 first model's value of each (example, query): any value close to the data keeps the sums of squares
@@ -14,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from lira.core import splits
 
 # Guards the division by a standard deviation when a group holds one value (or identical values);
 # far below any spread a trained model shows, so it never changes a non-degenerate score.
@@ -140,13 +143,14 @@ class GaussianParams:
 def _group_moments(count, total, total_sq, shift):
     """Mean, per-example variance and pooled variance of one group, from its sums.
 
-    Per example the variance is the unbiased one (ddof=1): under leave-one-out a member of the
-    target has one IN shadow fewer than a non-member, and a biased estimator would turn that count
-    into a membership signal. For the same reason the choice between per-example and pooled
-    variance must not depend on the example: when any example has fewer than 2 values in the
-    group (only with 4 shadow models or fewer), every example takes the pooled variance. The
-    pooled variance is the mean squared deviation from each example's own mean over all
-    (example, model) pairs of the group: the reference code's "fixed variance" (docs/method.md).
+    Per example the variance is the unbiased one (ddof=1). The choice between per-example and
+    pooled variance does not depend on the example: when any example has fewer than 2 values in
+    the group, every example takes the pooled variance, so that where counts differ between
+    examples (leave_one_out: a member of the target has one IN shadow fewer than a non-member)
+    the choice carries no membership signal. With a target's pair left out that happens only for
+    N = 4, one value per group, where the pooled variance is 0 and so the floor. The pooled
+    variance is the mean squared deviation from each example's own mean over all (example, model)
+    pairs of the group: the reference code's "fixed variance" (docs/method.md).
     """
     count = count[..., None]
     centred_mean = total / np.maximum(count, 1)
@@ -166,16 +170,48 @@ def gaussian_params(fit: ShadowFit) -> GaussianParams:
     return GaussianParams(mean_in, var_in, mean_out, var_out, pooled_in, pooled_out, fit.count_in, fit.count_out)
 
 
+def leave_pair_out(fit: ShadowFit, values, keep, targets) -> GaussianParams:
+    """Gaussian parameters of each target over its shadows: every model of the fit but the target
+    and its complementary partner (lira.core.splits.held_out), the workflow's protocol.
+
+    values [N, n, Q]: the very values the fit accumulated (an array, a memory map or anything
+    that reads values[m, a:b]); keep [N, n]; targets: model indices [T], or one index (then the
+    results have no leading T axis). For N even every example keeps (N - 2) / 2 IN and as many
+    OUT shadows whatever the target's membership, so that count carries no membership signal
+    (leave_one_out's does: docs/method.md). Each target's parameters are the fit's sums less the
+    held-out models' contributions (leave_out): no refit.
+    """
+    keep = np.asarray(keep, dtype=bool)
+    single = np.ndim(targets) == 0
+    held_out = [splits.held_out(int(t), len(keep)) for t in np.atleast_1d(targets)]
+    params = leave_out(fit, values, keep, held_out)
+    return _first(params) if single else params
+
+
+def leave_out(fit: ShadowFit, values, keep, left_out) -> GaussianParams:
+    """Gaussian parameters over the fit's models less, for target t, the models left_out[t].
+
+    values [N, n, Q]: the very values the fit accumulated (an array, a memory map or anything that
+    reads values[m, a:b]), read a chunk of examples of one model at a time; keep [N, n];
+    left_out: T sequences of distinct model indices (any number each). Results [T, n, Q] (see
+    _subtract_models).
+    """
+    keep = np.asarray(keep, dtype=bool)
+    left_out = [[int(m) for m in models] for models in left_out]
+    if keep.ndim != 2 or tuple(values.shape) != (len(keep), *fit.shift.shape) or keep.shape[1] != len(fit.shift):
+        raise ValueError(f"values {tuple(values.shape)} and keep {keep.shape} do not match the fit's {fit.shift.shape}")
+    if any(len(set(models)) != len(models) or not all(0 <= m < len(keep) for m in models) for models in left_out):
+        raise ValueError(f"left_out must name distinct models among 0..{len(keep) - 1}, got {left_out}")
+    return _subtract_models(fit, [keep[models] for models in left_out], lambda t, i, rows: values[left_out[t][i], rows])
+
+
 def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarray) -> GaussianParams:
-    """Gaussian parameters over all shadows except each target.
+    """Gaussian parameters over all models of the fit except each target (the target alone: its
+    partner stays, so its IN/OUT counts depend on the target's membership; the attacks use
+    leave_pair_out).
 
     target_phi [T, n, Q] must be the very values the fit accumulated for those targets and
     target_keep [T, n] their keep masks (also accepted without the leading T axis).
-
-    The same estimators as _group_moments on the whole [T, n, Q] stack, computed a chunk of
-    examples at a time (for every target, both groups), in place, into preallocated outputs: no
-    [T, n, Q] temporaries, the working rows stay in the CPU cache, and each chunk of the fit is
-    read from memory once for all targets.
     """
     target_phi = np.asarray(target_phi, dtype=np.float64)
     target_keep = np.asarray(target_keep, dtype=bool)
@@ -186,21 +222,43 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
         raise ValueError(
             f"targets: phi {target_phi.shape} and keep {target_keep.shape} do not match the fit's {fit.shift.shape}"
         )
-    n_targets, n, n_queries = target_phi.shape
-    count_in = fit.count_in - target_keep  # [T, n]
-    count_out = fit.count_out - ~target_keep
+    params = _subtract_models(fit, list(target_keep[:, None]), lambda t, i, rows: target_phi[t, rows])
+    return _first(params) if single else params
+
+
+def _first(params: GaussianParams) -> GaussianParams:
+    """The parameters of the first target, without the leading T axis."""
+    return GaussianParams(*(getattr(params, f.name)[0] for f in fields(GaussianParams)))
+
+
+def _subtract_models(fit: ShadowFit, left_keep: list, read) -> GaussianParams:
+    """The estimators of _group_moments over the fit's models less some models per target.
+
+    left_keep: per target t a bool [M_t, n], the keep masks of its M_t left-out models;
+    read(t, i, rows): the values [rows, Q] of target t's i-th left-out model on examples `rows`.
+
+    Computed a chunk of examples at a time (for every target, both groups), in place, into
+    preallocated outputs: no [T, n, Q] temporaries, the working rows stay in the CPU cache, and
+    each chunk of the fit is read from memory once for all targets. Per target and chunk the
+    left-out models' contributions to each group (their centred values where they belong, else 0,
+    and the squares) are summed and subtracted from the fit's sums.
+    """
+    n, n_queries = fit.shift.shape
+    n_targets = len(left_keep)
+    count_in = np.stack([fit.count_in - k.sum(axis=0) for k in left_keep]) if n_targets else np.zeros((0, n), np.int64)
+    count_out = np.stack([fit.count_out - (~k).sum(axis=0) for k in left_keep]) if n_targets else count_in.copy()
     mean_in, var_in, mean_out, var_out = (np.empty((n_targets, n, n_queries)) for _ in range(4))
     # The sums of squared deviations over all examples, until divided by the counts at the end.
     pooled_in, pooled_out = (np.zeros((n_targets, 1, n_queries)) for _ in range(2))
-    # Per-example factors as float64 [T, n, 1] up front: mixed-type ufuncs take numpy's slow casting path.
-    member = target_keep.astype(np.float64)[..., None]
+    # Per-example factors as float64 [.., n, 1] up front: mixed-type ufuncs take numpy's slow casting path.
+    member = [k.astype(np.float64)[..., None] for k in left_keep]  # each [M_t, n, 1]
     groups = [
         (
             fit_sum,
             fit_sumsq,
             np.maximum(count, 1).astype(np.float64)[..., None],  # divisor of the mean
             np.maximum(count - 1, 1).astype(np.float64)[..., None],  # of the unbiased variance
-            count.min(axis=1) > 1,  # per target; else every example takes the pooled variance
+            count.min(axis=1, initial=np.iinfo(np.int64).max) > 1,  # per target; else the pooled variance
             mean,
             var,
             pooled,
@@ -211,23 +269,40 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
         )
     ]
     chunks = row_chunks(n, n_queries)
-    buffers = [np.empty((chunks[0].stop if chunks else 0, n_queries)) for _ in range(4)]
+    buffers = [np.empty((chunks[0].stop if chunks else 0, n_queries)) for _ in range(8)]
     for part in chunks:
-        own_in, own_out, total, centred_mean = (buffer[: part.stop - part.start] for buffer in buffers)
+        rows = part.stop - part.start
+        sum_in, sumsq_in, sum_out, sumsq_out, centred, inside, total, centred_mean = (b[:rows] for b in buffers)
         shift = fit.shift[part]
         for t in range(n_targets):
-            # The target's own contribution to each group: its centred value where it belongs, else 0.
-            centred = np.subtract(target_phi[t, part], shift, out=own_out)
-            np.multiply(centred, member[t, part], out=own_in)
-            centred -= own_in  # exact: c - c = 0, c - 0 = c
-            for own, group in zip((own_in, own_out), groups):
+            for i in range(len(member[t])):
+                # Model i's contribution to each group: its centred value where it belongs, else 0.
+                np.copyto(centred, read(t, i, part))  # to float64, exact
+                centred -= shift
+                np.multiply(centred, member[t][i, part], out=inside)
+                centred -= inside  # exact: c - c = 0, c - 0 = c
+                if i == 0:
+                    np.copyto(sum_in, inside)
+                    np.copyto(sum_out, centred)
+                    np.multiply(inside, inside, out=sumsq_in)
+                    np.multiply(centred, centred, out=sumsq_out)
+                else:
+                    sum_in += inside
+                    sum_out += centred
+                    inside *= inside
+                    sumsq_in += inside
+                    centred *= centred
+                    sumsq_out += centred
+            if not len(member[t]):
+                for buffer in (sum_in, sumsq_in, sum_out, sumsq_out):
+                    buffer.fill(0.0)
+            for own, own_sq, group in zip((sum_in, sum_out), (sumsq_in, sumsq_out), groups):
                 fit_sum, fit_sumsq, divisor, unbiased, enough, mean, var, pooled = group
                 np.subtract(fit_sum[part], own, out=total)
                 np.divide(total, divisor[t, part], out=centred_mean)
                 np.add(shift, centred_mean, out=mean[t, part])
                 total *= centred_mean
-                own *= own
-                deviations = np.subtract(fit_sumsq[part], own, out=own)  # sum of squared deviations
+                deviations = np.subtract(fit_sumsq[part], own_sq, out=own_sq)  # sum of squared deviations
                 deviations -= total
                 np.maximum(deviations, 0.0, out=deviations)
                 pooled[t, 0] += np.einsum("ij->j", deviations)  # column sums (faster than add.reduce here)
@@ -242,7 +317,4 @@ def leave_one_out(fit: ShadowFit, target_phi: np.ndarray, target_keep: np.ndarra
         empty = count == 0
         if empty.any():
             mean[empty] = np.nan
-    params = GaussianParams(mean_in, var_in, mean_out, var_out, pooled_in, pooled_out, count_in, count_out)
-    if single:
-        params = GaussianParams(*(getattr(params, f.name)[0] for f in fields(GaussianParams)))
-    return params
+    return GaussianParams(mean_in, var_in, mean_out, var_out, pooled_in, pooled_out, count_in, count_out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lira.core import attacks
-from lira.core.gaussian import ShadowFit, fit_shadow_sums, gaussian_params, leave_one_out, row_chunks
+from lira.core.gaussian import ShadowFit, fit_shadow_sums, gaussian_params, leave_pair_out, row_chunks
 from lira.core.metrics import auc, roc_curve, tpr_at_fpr
 
 SHADOW_COUNT_VARIANTS = {
@@ -18,12 +18,16 @@ SHADOW_COUNT_VARIANTS = {
 
 
 def shadow_counts(n_models: int) -> list[int]:
-    """4, 8, 16, ... below N - 1, then N - 1 (every other model). Fewer than 2 shadows per group
-    (IN or OUT) leave no variance to estimate, so counts 1 and 2 are left out."""
+    """4, 8, 16, ... below N - 2, then N - 2: every model outside the target's pair, the main
+    evaluation's shadows (lira.core.splits.held_out). Fewer than 2 shadows per group (IN or OUT)
+    leave no variance to estimate, so a count of 2 appears only as the full count of N = 4."""
+    if n_models < 4:
+        raise ValueError(f"need at least 2 pairs of models for any shadows, got {n_models} models")
+    full = n_models - 2
     counts = [4]
-    while counts[-1] * 2 < n_models - 1:
+    while counts[-1] * 2 < full:
         counts.append(counts[-1] * 2)
-    return [count for count in counts if count < n_models - 1] + [n_models - 1]
+    return [count for count in counts if count < full] + [full]
 
 
 def attack_power_by_shadow_count(
@@ -37,10 +41,12 @@ def attack_power_by_shadow_count(
 ) -> list[dict]:
     """LiRA's power with fewer shadow models, drawn from the trained ones (no retraining).
 
-    For each count k < N - 1 and each repeat, every target t gets k shadows: k/2 random
+    For each count k < N - 2 and each repeat, every target t gets k shadows: k/2 random
     complementary pairs (models 2p and 2p + 1) other than t's own pair, so each example has
-    exactly k/2 IN and k/2 OUT shadows. The count N - 1 is plain leave-one-out. Scores are pooled
-    over the targets as in the main evaluation. values [N, n, Q] (higher = member), keep [N, n].
+    exactly k/2 IN and k/2 OUT shadows. The count N - 2 is the main evaluation's: every model but
+    t's pair (lira.core.gaussian.leave_pair_out, from one fit; with N odd the unpaired last model
+    too). Scores are pooled over the targets as in the main evaluation. values [N, n, Q]
+    (higher = member), keep [N, n].
     Returns one row per (count, repeat, variant) with TPR at max_fpr (NaN if not measurable) and AUC.
 
     A fit's sums are sums over its models, so each pair's are summed once
@@ -53,10 +59,12 @@ def attack_power_by_shadow_count(
     target_keep = np.asarray(keep[:n_targets], dtype=bool)  # [T, n]
     pair_sums = None
     rows = []
-    for count in shadow_counts(n_models):
-        for repeat in range(1 if count == n_models - 1 else repeats):
-            if count == n_models - 1:
-                params = leave_one_out(fit_shadow_sums(values, keep), targets, target_keep)
+    counts = shadow_counts(n_models)
+    for count in counts:
+        full = count == counts[-1]
+        for repeat in range(1 if full else repeats):
+            if full:
+                params = leave_pair_out(fit_shadow_sums(values, keep), values, keep, np.arange(n_targets))
                 scores = _variant_scores(targets, params, offline_test)  # each [T, n]
             else:
                 if pair_sums is None:

@@ -3,6 +3,11 @@
 Model 2j trains on a seeded random half S_j of the pool, model 2j+1 on its complement. So for
 every even number of models N each example is IN for exactly N/2 models, and a model's split
 depends only on (seed, model index): growing N keeps every existing model valid.
+
+A target is attacked with every model outside its own pair as its shadows (`shadow_models`):
+leaving out the target alone would leave its partner, whose membership is the opposite of the
+target's on every example, among the shadows, so that a member of the target would have one IN
+shadow fewer than a non-member (docs/method.md, "Which models are a target's shadows").
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ import numpy as np
 # it whenever keep_mask or model_seed changes, so that models trained under the old design are
 # refused instead of being mixed with new ones.
 DESIGN = "complementary-pairs/1"
+# Which models attack a target: every model but the target and its partner (held_out). Recorded in
+# the settings of every attack that uses shadows, so results made with another choice rerun.
+SHADOWS_OF_A_TARGET = "all but the target's pair"
 
 
 def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
@@ -36,6 +44,35 @@ def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
 def keep_matrix(seed: int, n_models: int, pool_size: int) -> np.ndarray:
     """Boolean [n_models, pool_size] matrix whose row i is keep_mask(seed, i, pool_size)."""
     return np.stack([keep_mask(seed, i, pool_size) for i in range(n_models)])
+
+
+def partner(model_index: int) -> int:
+    """The other model of `model_index`'s complementary pair: 2j <-> 2j + 1. Its keep mask is the
+    complement of model_index's (keep_mask). With an odd number of models N, model N - 1's
+    partner (N) does not exist: see held_out."""
+    if model_index < 0:
+        raise ValueError(f"model_index must be >= 0, got {model_index}")
+    return model_index ^ 1
+
+
+def held_out(target: int, n_models: int) -> list[int]:
+    """The models that are not shadows of `target` among models 0..n_models-1: the target and its
+    partner, ascending (the target alone when its partner is not among them, N odd).
+
+    The remaining models are whole pairs (and, N odd, the unpaired last model), so every example
+    has as many IN shadows, and as many OUT shadows, whether or not it is a member of the
+    target: (N - 2) / 2 of each for N even. Shadows on both sides need N >= 4; a variance
+    estimate on each side, N >= 6."""
+    if not 0 <= target < n_models:
+        raise ValueError(f"target must be one of the {n_models} models, got {target}")
+    return [model for model in sorted({target, partner(target)}) if model < n_models]
+
+
+def shadow_models(target: int, n_models: int) -> np.ndarray:
+    """Boolean [n_models] mask of `target`'s shadow models: every model but held_out(target)."""
+    shadows = np.ones(n_models, dtype=bool)
+    shadows[held_out(target, n_models)] = False
+    return shadows
 
 
 def model_seed(seed: int, model_index: int) -> int:

@@ -35,9 +35,10 @@ def train_block(
     log: logging.Logger,
 ) -> list[dict]:
     """Train the models of `block` on their halves of the pool and write models/<block>.pt (every
-    model's state dict, lira.models.weights.block_state) and models/<block>.json (the fingerprint
-    and each model's metrics: loss and seconds per epoch, device, and accuracy on the
-    data.holdout_size test images if any). Returns the models' metrics.
+    model's state dict, lira.models.weights.block_state) and models/<block>.json (the fingerprint,
+    the sha256 of models/<block>.pt, which the logits job checks before loading it, and each
+    model's metrics: loss and seconds per epoch, device, and accuracy on the data.holdout_size
+    test images if any). Returns the models' metrics.
 
     Each model checkpoints to <results>/checkpoints/<model>.pt every compute.checkpoint_every
     epochs and after its last one (not a declared output: Snakemake deletes a failed job's
@@ -48,7 +49,7 @@ def train_block(
     torch.set_num_threads(threads)
     models = splits.block_models(block)
     device = devices.select_device(compute["device"], log)
-    pool = files.load_arrays(pool_path)
+    pool = artifacts.load_pool(pool_path)  # its content hash recomputed
     # Recorded with the weights; the logits job refuses weights of another pool, seed or split design.
     fingerprint = artifacts.expected_fingerprint(pool_path, seed)
     all_images = images.to_float_images(pool["x"], device)  # [pool, C, H, W], once for the block
@@ -108,8 +109,8 @@ def train_block(
         states[model_index] = {name: tensor.cpu() for name, tensor in model.state_dict().items()}
         log.info("model %d: trained in %.1f s, test-set accuracy %s", model_index, seconds, holdout_accuracy)
 
-    weights.save_block_weights(weights_path, states)
-    files.write_json(metrics_path, {"fingerprint": fingerprint, "block": block, "models": metrics})
+    sha256 = weights.save_block_weights(weights_path, states)
+    files.write_json(metrics_path, {"fingerprint": fingerprint, "block": block, "models": metrics, "sha256": sha256})
     for checkpoint in finished:
         checkpoint.remove()
     return metrics
@@ -134,17 +135,23 @@ def query_block(
     its sidecar logits/<block>.json (fingerprint, models, shape, sha256; lira.workflow.artifacts),
     each model's inference seconds, and its accuracy on the pool examples it trained on and on
     those it did not (from the identity query, so for free). Returns the sidecar's entries.
+
+    The weights are read once and checked against the sha256 that models/<block>.json records
+    (written by the train job with them) before they are unpickled.
     """
     torch.set_num_threads(threads)
     models = splits.block_models(block)
     device = devices.select_device(compute["device"], log)
-    pool = files.load_arrays(pool_path)
+    pool = artifacts.load_pool(pool_path)  # its content hash recomputed
     fingerprint = artifacts.expected_fingerprint(pool_path, seed)
     trained = artifacts.load_json(metrics_path, fingerprint)  # weights of this pool and split design
     described = [m.get("model") for m in trained.get("models", [])]
     if described != list(models):
         raise artifacts.ArtifactError(f"{metrics_path}: describes models {described}, not {list(models)}")
-    states = weights.model_states(weights_path, weights.load_weights(weights_path), models)
+    data = artifacts.read_checked_bytes(
+        weights_path, trained.get("sha256"), metrics_path, artifacts.block_remedy(weights_path)
+    )
+    states = weights.model_states(weights_path, weights.load_weights(weights_path, data), models)
 
     queries = query_set(query_settings["mirror"], query_settings["shift"], query_settings["stride"])
     pool_images = images.to_float_images(pool["x"], device)

@@ -14,6 +14,7 @@ imports torch._dynamo, which takes longer than a whole small model's compute on 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import math
@@ -38,38 +39,95 @@ class TrainResult:
 
 
 # Version of the saved state's layout: a checkpoint of another layout is ignored, not misread.
-CHECKPOINT_FORMAT = 2
+# 3: with the sha256 of its content (state_sha256).
+CHECKPOINT_FORMAT = 3
+# What train() resumes from: a saved state without any of these is ignored.
+STATE_KEYS = ("model", "optimizer", "generator", "epoch_loss", "epoch_seconds")
+
+
+def state_sha256(state) -> str:
+    """sha256 over a saved state: its keys, and every tensor's dtype, shape and bytes, in order
+    (nested dicts by sorted key, lists in order; any other value by its repr)."""
+    digest = hashlib.sha256()
+
+    def add(value):
+        if isinstance(value, dict):
+            digest.update(b"{%d" % len(value))
+            for key in sorted(value, key=repr):
+                digest.update(repr(key).encode())
+                add(value[key])
+        elif isinstance(value, (list, tuple)):
+            digest.update(b"[%d" % len(value))
+            for item in value:
+                add(item)
+        elif isinstance(value, torch.Tensor):
+            tensor = value.detach().cpu().contiguous()
+            digest.update(repr((str(tensor.dtype), tuple(tensor.shape))).encode())
+            digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+        else:
+            digest.update(repr(value).encode())
+
+    add(state)
+    return digest.hexdigest()
 
 
 @dataclass
 class Checkpoint:
     """Where train() keeps its state, how often (every `every` epochs; 0: never), and the key a
     saved state must carry to be resumed: a hash of everything that decides the weights
-    (checkpoint_key), so a changed recipe, split or pool never resumes from a stale state."""
+    (checkpoint_key), so a changed recipe, split or pool never resumes from a stale state.
+
+    A saved state also carries the sha256 of its content (state_sha256): a checkpoint changed
+    since it was saved, or that is not a saved state at all (unreadable, not a dict, missing a
+    part), is ignored with a warning naming it, and the model trains from scratch (to the same
+    weights: training is deterministic)."""
 
     path: Path
     every: int
     key: str
 
     def save(self, state: dict) -> None:
-        """Write atomically: a job killed while saving leaves the previous checkpoint intact."""
+        """Write atomically: a job killed while saving leaves the previous checkpoint intact.
+        (Serialised in memory first, so that a full disk is an OSError, files.DiskFullError.)"""
+        state = {"key": self.key, "format": CHECKPOINT_FORMAT, **state}
+        buffer = io.BytesIO()
+        torch.save({**state, "sha256": state_sha256(state)}, buffer)
         with files.atomic_path(self.path) as temporary:
-            torch.save({"key": self.key, "format": CHECKPOINT_FORMAT, **state}, temporary)
+            temporary.write_bytes(buffer.getvalue())
 
     def load(self, log: logging.Logger | None = None) -> dict | None:
-        """The saved state (tensors on the CPU), or None when there is none or it is stale."""
+        """The saved state (tensors on the CPU), or None when there is none or it is stale or
+        damaged."""
         if not self.path.exists():
             return None
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as error:  # an unreadable file is only a lost shortcut: train from scratch
-            _log(log, "ignoring unreadable checkpoint %s: %s", self.path, error)
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            _warn(log, "ignoring checkpoint %s: unreadable (%s); training from scratch", self.path, first)
+            return None
+        if not isinstance(state, dict):
+            kind = type(state).__name__
+            _warn(log, "ignoring checkpoint %s: holds a %s, not a saved training state; training from scratch", self.path, kind)
             return None
         if state.get("key") != self.key:
             _log(log, "ignoring checkpoint %s: saved for other settings", self.path)
             return None
         if state.get("format") != CHECKPOINT_FORMAT:
             _log(log, "ignoring checkpoint %s: saved by an older version of lira.models.training", self.path)
+            return None
+        recorded = state.pop("sha256", None)
+        if recorded != state_sha256(state):
+            _warn(
+                log,
+                "ignoring checkpoint %s: content does not match the sha256 recorded in it (changed since it was saved?); "
+                "training from scratch",
+                self.path,
+            )
+            return None
+        missing = [key for key in STATE_KEYS if key not in state]
+        if missing:
+            _warn(log, "ignoring checkpoint %s: no %s in it; training from scratch", self.path, ", ".join(missing))
             return None
         return state
 
@@ -130,6 +188,12 @@ def checkpoint_key(settings: dict, *arrays: np.ndarray) -> str:
 def _log(log: logging.Logger | None, message: str, *args) -> None:
     if log is not None:
         log.info(message, *args)
+
+
+def _warn(log: logging.Logger | None, message: str, *args) -> None:
+    """A warning: shown in the terminal too (lira.workflow.files.job_logger), one line."""
+    if log is not None:
+        log.warning(message, *args)
 
 
 def train(

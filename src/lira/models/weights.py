@@ -2,11 +2,14 @@
 
 A block's weights are one flat state dict {"<model>/<tensor name>": tensor}, so the file stays
 loadable with torch.load(weights_only=True): a file that carries any other pickled object (which
-could run code while loading) is refused unrun.
+could run code while loading) is refused unrun. save_block_weights returns the file's sha256,
+which the train job records in models/<block>.json; the logits job checks the file's bytes
+against it (lira.workflow.artifacts.read_checked_bytes) and loads those very bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
 
@@ -35,11 +38,12 @@ def model_states(path, state: dict, models) -> dict[int, dict]:
     return states
 
 
-def load_weights(path) -> dict:
+def load_weights(path, data: bytes | None = None) -> dict:
     """A state dict of tensors saved by torch.save, loaded weights-only: a file that carries any
-    other pickled object (which could run code while loading) is refused, unrun."""
+    other pickled object (which could run code while loading) is refused, unrun. `data`: the
+    file's bytes, already read (and checked), else the file `path` is read."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path if data is None else io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         lines = [line.strip() for line in str(error).splitlines() if line.strip()]
         detail = next((line for line in lines if "global" in line.lower()), lines[-1] if lines else type(error).__name__)
@@ -54,9 +58,12 @@ def load_weights(path) -> dict:
     return state
 
 
-def save_block_weights(path, states: dict[int, dict]) -> None:
-    """Write a block's state dicts {model: state dict} as one block_state file, atomically."""
+def save_block_weights(path, states: dict[int, dict]) -> str:
+    """Write a block's state dicts {model: state dict} as one block_state file, atomically; returns
+    the file's sha256."""
     buffer = io.BytesIO()
     torch.save(block_state(states), buffer)
+    data = buffer.getvalue()
     with files.atomic_path(path) as temporary:
-        temporary.write_bytes(buffer.getvalue())
+        temporary.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lira.core.gaussian import GaussianParams, ShadowFit, leave_one_out
+from lira.core import splits
+from lira.core.gaussian import GaussianParams, ShadowFit, leave_pair_out
 from lira.core.metrics import vulnerability
 from lira.reports import plots
 from lira.workflow import artifacts, files
@@ -25,16 +26,18 @@ def exposure_ranking(scores: np.ndarray, is_member: np.ndarray, source_index: np
 
 
 def example_views(values: np.ndarray, keep: np.ndarray, params: GaussianParams, ranking, labels, target: int = 0):
-    """What `target` sees of three examples, the most and least exposed and the median one: the
-    other models' values of the statistic (identity query) split into IN and OUT, the fitted
-    Gaussians (leave-one-out `params`) and the target's own value. values: [N, pool, Q]."""
+    """What `target` sees of three examples, the most and least exposed and the median one: its
+    shadows' values of the statistic (identity query; every model but the target and its partner,
+    lira.core.splits.shadow_models, as the attacks take them) split into IN and OUT, the fitted
+    Gaussians (`params`, of those shadows: lira.core.gaussian.leave_pair_out) and the target's own
+    value. values: [N, pool, Q]."""
     measured = ranking.dropna(subset=["exposure"])
     chosen = {
         "most exposed": measured.iloc[0].pool_index,
         "typical": measured.iloc[len(measured) // 2].pool_index,
         "least exposed": measured.iloc[-1].pool_index,
     }
-    others = np.arange(len(keep)) != target
+    others = splits.shadow_models(target, len(keep))
     views = []
     for caption, index in chosen.items():
         index = int(index)
@@ -74,7 +77,7 @@ def write_examples_report(inputs, outputs, statistic: str, seed: int, experiment
     stacks, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed, [statistic])
     values = stacks[statistic]  # [N, pool, Q]
     fit = ShadowFit.from_arrays(artifacts.load_npz(inputs.fit, fingerprint), prefix=f"{statistic}.")
-    views = example_views(values, keep, leave_one_out(fit, values[0], keep[0]), ranking, pool["y"])
+    views = example_views(values, keep, leave_pair_out(fit, values, keep, 0), ranking, pool["y"])
     figure = plots.examples_figure(views, f"{experiment}: target 0, identity query")
     plots.save(figure, [outputs.examples_png, outputs.examples_pdf], label)
     log.info("most exposed:\n%s", ranking.head(10).to_string())

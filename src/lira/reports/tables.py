@@ -177,7 +177,7 @@ def write_tables(inputs, outputs, config: dict, dataset: str, experiment: str, f
     and Tables I-III as CSV, Markdown and LaTeX (outputs.table{1,2,3}_{csv,md,tex}), with
     tables/settings.json (outputs.settings). `config` names the attacks and labels the tables."""
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
-    results = [artifacts.load_json(path, fingerprint) for path in inputs.metrics]
+    results = [artifacts.load_json(path, fingerprint, hashed=True) for path in inputs.metrics]  # content hash checked
     frame = metrics_frame(results)
     attacks = catalog.attacks(config)
     labels = {name: attack.label for name, attack in attacks.items()}
@@ -188,7 +188,7 @@ def write_tables(inputs, outputs, config: dict, dataset: str, experiment: str, f
     settings = {result["attack"]: result["settings"] for result in results}
     lira = settings.get("lira_online", {})
     note = (
-        f"Experiment `{experiment}` ({made_by}), {frame['targets'].iloc[0]} targets pooled (leave-one-out), "
+        f"Experiment `{experiment}` ({made_by}), {frame['targets'].iloc[0]} targets pooled (each attacked by the models outside its pair), "
         f"{int(frame['non_members'].iloc[0])} non-members; TPR in % with 95 % bootstrap interval; "
         f"LiRA: statistic {lira.get('statistic')}, centre {lira.get('centre')}; offline test "
         f"{settings.get('lira_offline', {}).get('offline_test')}. 'not measurable': FPR below one "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lira.core.queries import nested_subsets
+from lira.core.splits import SHADOWS_OF_A_TARGET
 
 FAMILIES = (
     "threshold",
@@ -114,6 +115,8 @@ def settings(name: str, config: dict) -> dict:
         "queries": attack.queries or "all",
         "targets": options["targets"],
     }
+    if attack.family != "threshold":  # the only attack without shadow models
+        used["shadows"] = SHADOWS_OF_A_TARGET
     if attack.family.startswith("lira"):
         used.update(centre=options["centre"], variance="global" if attack.global_variance else "per-example")
     if attack.family == "lira_offline":

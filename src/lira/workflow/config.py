@@ -2,8 +2,13 @@
 and the checks across keys that a schema cannot express. Every problem becomes one line naming the
 key, the value found and what is allowed, e.g.
 
-    shadow_models=5: must be a multiple of 2 (N, even (complementary pairs); ...)
+    shadow_models=5: must be a multiple of 2 (N: even, 4 to 1024 (...))
     attack.targets=8: must be at most shadow_models (6): targets are shadow models held out in turn
+    attack.rmia.gamma=nan: must be a finite number > 0 and <= 1000 (not NaN or infinite)
+    train.lr: duplicate key in config.yaml, line 52 (first at line 40): give each key once (...)
+
+The check itself never fails: values a check across keys would divide by or index with are
+checked by the schema first, and such a check runs only on keys that passed it.
 
 Pure Python (no numpy, no torch): the Snakefile calls check() at parse time, dry runs included,
 and it fills in the schema's defaults as snakemake.utils.validate does. check() needs jsonschema
@@ -22,7 +27,9 @@ import functools
 import glob
 import hashlib
 import json
+import math
 import os
+import re
 from pathlib import Path
 
 SCHEMA = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
@@ -87,73 +94,221 @@ def _fill_defaults(instance: dict, schema: dict) -> None:
             _fill_defaults(instance[key], rule)
 
 
-def check(config: dict, schema: dict | None = None, local_execution: bool = True) -> dict:
+def check(
+    config: dict,
+    schema: dict | None = None,
+    local_execution: bool = True,
+    configfiles=(),
+) -> dict:
     """Validate `config` in place (filling in the schema's defaults) and return it; raise
     ConfigError listing every problem, one line each.
 
+    configfiles: the files the config was read from (Snakemake's workflow.configfiles): each is
+    read again to refuse a key given twice in one mapping, which YAML (and Snakemake) would
+    silently resolve to the last value (duplicate_key_problems).
+
     local_execution: whether the jobs run on this machine. Only then is a GPU device checked
     against this machine's devices (see no_gpu_here); jobs on a cluster run on other nodes, and
-    each train/logits job checks its device when it starts (lira.models.devices.select_device)."""
+    each train/logits job checks its device when it starts (lira.models.devices.select_device).
+
+    Beyond JSON Schema: an integer key takes no float (6.0), a number key no NaN or infinity, a
+    pattern's `$` no trailing newline; and the checks across keys (cross_field_problems) run only
+    on keys that passed these, each guarded, so that the check itself never fails."""
     schema = load_schema() if schema is None else schema
+    problems = duplicate_key_problems(configfiles)
+    not_finite = dict(_non_finite_numbers(config, schema))  # path -> line
     validator = _validator_class()(schema)
-    errors = sorted(validator.iter_errors(config), key=_error_order)
-    problems = [line for error in errors for line in _describe(error)]
-    try:
-        problems += cross_field_problems(config, local_execution)
-    except (KeyError, TypeError, AttributeError):
-        pass  # a value of the wrong type or a missing key: already reported above
+    found = [(path, "finite", line) for path, line in not_finite.items()]
+    invalid = set(not_finite)  # paths whose values the checks across keys must not read
+    by_value: dict[tuple, list] = {}  # path -> the schema's errors about the value there
+    for error in validator.iter_errors(config):
+        path = tuple(error.absolute_path)
+        if error.validator in ("additionalProperties", "required"):
+            found += [(path, error.validator, line) for line in _describe(error)]
+            if error.validator == "required":  # an unknown key leaves the known ones valid
+                invalid.update((*path, name) for name in error.validator_value if name not in error.instance)
+        elif path not in not_finite:  # NaN or infinity: one line already, not another about its bounds
+            by_value.setdefault(path, []).append(error)
+            invalid.add(path)
+    found += [(path, errors[0].validator, _describe_value(errors)) for path, errors in by_value.items()]
+    found.sort(key=lambda item: (tuple(str(part) for part in item[0]), item[1]))
+    problems += list(dict.fromkeys(line for _, _, line in found))  # jsonschema: one "required" error per missing key
+    problems += cross_field_problems(config, local_execution, invalid)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def cross_field_problems(config: dict, local_execution: bool = True) -> list[str]:
-    """What the schema cannot check: values that must agree with each other or with the data."""
+# --- checks across keys ---------------------------------------------------------------------------
+
+# FPRs that the tables always report (lira.reports.tables: Table I at 0.001 % and 0.1 %, Tables
+# II and III at 0.1 %), so evaluate.fprs must include them.
+REQUIRED_FPRS = (0.00001, 0.001)
+# Queries per example: the paper's largest set is 162 (shift 4, stride 1, mirror); logits
+# [models, pool, queries, classes] and the stacks [N, pool, queries] grow with the count.
+MAX_QUERIES = 256
+# The widest model of each architecture (model.width): generous caps, 8x or more the widths this
+# workflow uses (mlp 32 in the tests, cnn 8, patch_cnn 64, WRN-28-2) and beyond the widest common
+# wide ResNet (WRN-28-10), so that a slip such as an extra digit is refused before N oversized
+# models start training (and run out of memory or time, one job after another).
+MAX_WIDTH = {"mlp": 16384, "cnn": 512, "patch_cnn": 2048, "wrn": 16}
+# The check of each key's value in `config`: (keys read, function(config, local_execution) -> lines).
+_CROSS_FIELD: list = []
+
+
+def _reads(*keys: str):
+    """Register a check across keys, run only when every key it reads passed the schema."""
+
+    def register(function):
+        _CROSS_FIELD.append((tuple(tuple(key.split(".")) for key in keys), function))
+        return function
+
+    return register
+
+
+def cross_field_problems(config: dict, local_execution: bool = True, invalid=()) -> list[str]:
+    """What the schema cannot check: values that must agree with each other or with the data.
+
+    invalid: paths (tuples of keys) already reported; a check reading a key at, under or above
+    one of them is skipped (its values may be of any type). A check that fails anyway (a bug
+    here) gives one line naming its keys rather than a traceback."""
     problems = []
+    invalid = [tuple(path) for path in invalid]
+    for keys, function in _CROSS_FIELD:
+        if any(_overlaps(key, path) for key in keys for path in invalid):
+            continue
+        try:
+            problems += function(config, local_execution)
+        except Exception as error:  # noqa: BLE001 - one line, never a traceback at parse time
+            names = ", ".join(".".join(key) for key in keys)
+            problems.append(f"{names}: could not be checked together ({type(error).__name__}: {error})")
+    return problems
+
+
+def _overlaps(key: tuple, path: tuple) -> bool:
+    """Whether one of two paths is a prefix of the other (the same value, or one inside the other)."""
+    return key[: len(path)] == path[: len(key)]
+
+
+@_reads("shadow_models", "attack.targets")
+def _targets(config, _):
     n_models, targets = config["shadow_models"], config["attack"]["targets"]
     if targets > n_models:
-        problems.append(
-            f"attack.targets={targets}: must be at most shadow_models ({n_models}): targets are shadow models held out in turn"
-        )
+        return [f"attack.targets={targets}: must be at most shadow_models ({n_models}): targets are shadow models held out in turn"]
+    return []
+
+
+@_reads("data.dataset", "queries.shift", "train.augment.shift")
+def _shifts(config, _):
+    dataset = config["data"]["dataset"]
+    side = DATASETS[dataset]["image_size"]
+    return [
+        f"{key}.shift={section['shift']}: must be less than the image size of {dataset} ({side} pixels)"
+        for key, section in (("queries", config["queries"]), ("train.augment", config["train"]["augment"]))
+        if section["shift"] >= side
+    ]
+
+
+@_reads("data.dataset", "queries.mirror", "queries.shift", "queries.stride")
+def _queries(config, _):
+    queries = config["queries"]
+    mirror, shift, stride = queries["mirror"], queries["shift"], queries["stride"]
+    if shift > 0 and shift % stride:
+        return [f"queries.stride={stride}: must divide queries.shift ({shift})"]
+    if shift >= DATASETS[config["data"]["dataset"]]["image_size"]:
+        return []  # the shift itself is refused (_shifts)
+    count = (1 + mirror) * (2 * (shift // stride) + 1) ** 2  # lira.core.queries.query_set's count
+    if count > MAX_QUERIES:
+        return [
+            (f"queries.stride={stride}: with shift {shift}{' and mirror' if mirror else ''} that is {count} queries "
+            f"per example; at most {MAX_QUERIES} are allowed (the paper's largest set is 162: shift 4, stride 1, "
+            "mirror; logits and stacks grow with the count): raise the stride")
+        ]
+    return []
+
+
+@_reads("data.dataset", "data.pool_size", "data.holdout_size")
+def _data_sizes(config, _):
     data = config["data"]
     facts = DATASETS[data["dataset"]]
-    side = facts["image_size"]
-    for key, section in (("queries", config["queries"]), ("train.augment", config["train"]["augment"])):
-        if section["shift"] >= side:
-            problems.append(
-                f"{key}.shift={section['shift']}: must be less than the image size of {data['dataset']} ({side} pixels)"
-            )
-    queries = config["queries"]
-    if queries["shift"] > 0 and queries["shift"] % queries["stride"]:
-        problems.append(f"queries.stride={queries['stride']}: must divide queries.shift ({queries['shift']})")
-    for key, split in (("pool_size", "train"), ("holdout_size", "test")):
-        if data[key] > facts[split]:
-            problems.append(
-                f"data.{key}={data[key]}: must be at most the size of {data['dataset']}'s {split} split ({facts[split]})"
-            )
+    return [
+        f"data.{key}={data[key]}: must be at most the size of {data['dataset']}'s {split} split ({facts[split]})"
+        for key, split in (("pool_size", "train"), ("holdout_size", "test"))
+        if data[key] > facts[split]
+    ]
+
+
+@_reads("data.dataset", "data.directory", "data.download")
+def _data_directory(config, _):
+    data = config["data"]
+    problems = []
     if data["dataset"] != "fashion_mnist" and not data.get("directory"):
         problems.append(
-            f"data.directory=null: {data['dataset']} needs the folder that holds its files "
+            f"data.directory={_value(data.get('directory'))}: {data['dataset']} needs the folder that holds its files "
             f"(torchvision's layout); only fashion_mnist has a default (Debian's package)"
         )
     if data.get("download") and not data.get("directory"):
         problems.append("data.download=true: needs data.directory, the folder to download into")
+    return problems
+
+
+@_reads("model.arch", "model.width")
+def _width(config, _):
+    arch, width = config["model"]["arch"], config["model"]["width"]
+    if width > MAX_WIDTH[arch]:
+        widest = ", ".join(f"{name} {most}" for name, most in MAX_WIDTH.items())
+        return [f"model.width={width}: must be at most {MAX_WIDTH[arch]} for {arch} (the widest per architecture: {widest})"]
+    return []
+
+
+@_reads("model.arch", "model.depth")
+def _depth(config, _):
     model = config["model"]
     if model["arch"] == "wrn" and (model["depth"] - 4) % 6:
-        problems.append(f"model.depth={model['depth']}: a wide ResNet's depth must be 6k + 4 (10, 16, 22, 28, ...)")
-    if model["arch"] == "patch_cnn":
-        size = facts["image_size"]
-        if "patch" not in model:
-            problems.append(f"model.patch: missing; patch_cnn needs the patch size, a divisor of the image size ({size})")
-        elif size % model["patch"]:
-            problems.append(f"model.patch={model['patch']}: must divide {data['dataset']}'s image size ({size})")
+        return [f"model.depth={model['depth']}: a wide ResNet's depth must be 6k + 4 (10, 16, 22, 28, ...)"]
+    return []
+
+
+@_reads("data.dataset", "model.arch", "model.patch")
+def _patch(config, _):
+    model, dataset = config["model"], config["data"]["dataset"]
+    if model["arch"] != "patch_cnn":
+        return []
+    size = DATASETS[dataset]["image_size"]
+    if "patch" not in model:
+        return [f"model.patch: missing; patch_cnn needs the patch size, a divisor of the image size ({size})"]
+    if size % model["patch"]:
+        return [f"model.patch={model['patch']}: must divide {dataset}'s image size ({size})"]
+    return []
+
+
+@_reads("evaluate.fprs")
+def _fprs(config, _):
+    fprs = config["evaluate"]["fprs"]
+    labels = {fpr_label(fpr) for fpr in fprs}
+    missing = [fpr for fpr in REQUIRED_FPRS if fpr_label(fpr) not in labels]
+    if missing:
+        return [
+            (f"evaluate.fprs={_value(fprs)}: must include {' and '.join(map(str, REQUIRED_FPRS))} "
+            f"(missing {', '.join(map(str, missing))}): Tables I-III report the TPR at 0.001 % and 0.1 % FPR")
+        ]
+    return []
+
+
+@_reads("compute.device")
+def _device(config, local_execution):
     device = config["compute"]["device"]
     if local_execution and device.startswith("cuda") and no_gpu_here():
-        problems.append(
-            f"compute.device={device!r}: this machine has no GPU (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them); "
-            "use 'cpu', or 'auto' (a GPU where there is one, else the CPU)"
-        )
-    return problems
+        return [
+            (f"compute.device={device!r}: this machine has no GPU (no /dev/nvidia*, or CUDA_VISIBLE_DEVICES hides them); "
+            "use 'cpu', or 'auto' (a GPU where there is one, else the CPU)")
+        ]
+    return []
+
+
+def fpr_label(fpr: float) -> str:
+    """How the metrics name an FPR: 0.001 -> '0.1%' (lira.core.metrics.fpr_label, which needs numpy)."""
+    return f"{fpr * 100:.10g}%"
 
 
 def no_gpu_here() -> bool:
@@ -181,6 +336,116 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:12]
 
 
+# --- keys given twice ------------------------------------------------------------------------------
+
+
+def duplicate_key_problems(configfiles) -> list[str]:
+    """One line per key given twice in one mapping of any of `configfiles`, naming the key, the
+    file and both lines. YAML loaders (Snakemake's too) keep the last value silently; this reads
+    each file again, in order, and compares keys as YAML would construct them (1 and 01 are the
+    same key). A file that cannot be read or parsed is skipped: Snakemake has reported it. A yte
+    template (`__use_yte__: true`), whose `?if` keys may repeat, is skipped too."""
+    problems, seen = [], set()
+    for path in configfiles:
+        resolved = os.path.realpath(path)
+        if resolved in seen:
+            continue
+        seen.add(resolved)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        problems += _duplicate_keys(text, str(path))
+    return problems
+
+
+def _duplicate_keys(text: str, name: str) -> list[str]:
+    import yaml
+
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.YAMLError:
+        loader.dispose()
+        return []
+    problems = []
+
+    def key_of(node):
+        try:
+            key = loader.construct_object(node, deep=True)
+        except Exception:  # noqa: BLE001 - a key YAML cannot construct: compare its nodes
+            return repr(node)
+        try:
+            hash(key)
+        except TypeError:  # a list or mapping as a key: compare it as Python shows it
+            return repr(key)
+        return key
+
+    def walk(node, path, visiting):
+        if node is None or id(node) in visiting:  # an alias may refer to a node being walked
+            return
+        visiting = visiting | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            first = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`
+                    continue
+                key = key_of(key_node)
+                line = key_node.start_mark.line + 1
+                if key in first:
+                    problems.append(
+                        f"{_key([*path, key])}: duplicate key in {name}, line {line} (first at line {first[key]}): "
+                        "give each key once (YAML would silently keep the last value)"
+                    )
+                else:
+                    first[key] = line
+                walk(value_node, [*path, key], visiting)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, [*path, index], visiting)
+
+    try:
+        if isinstance(root, yaml.MappingNode) and any(
+            getattr(key, "value", None) == "__use_yte__" for key, _ in root.value
+        ):
+            return []
+        walk(root, [], frozenset())
+    except RecursionError:  # nested beyond Python's stack: Snakemake's loader has the same limit
+        return problems
+    finally:
+        loader.dispose()
+    return problems
+
+
+# --- numbers that are not finite --------------------------------------------------------------------
+
+
+def _non_finite_numbers(instance, schema: dict, path=()):
+    """(path, line) for every NaN or infinite value where the schema asks for a number: every
+    comparison with NaN is false, so no minimum or maximum catches it, and infinity passes every
+    lower bound. Where the schema asks for another type (an integer, a string), its type check
+    reports the value instead."""
+    if isinstance(instance, float) and not math.isfinite(instance):
+        types = schema.get("type")
+        if "number" in (types if isinstance(types, list) else [types]):
+            yield path, f"{_key(path)}={_value(instance)}: must be a finite number{_bounds(schema)} (not NaN or infinite)"
+    elif isinstance(instance, dict):
+        for key, value in instance.items():
+            rule = schema.get("properties", {}).get(key)
+            if isinstance(rule, dict):
+                yield from _non_finite_numbers(value, rule, (*path, key))
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for index, value in enumerate(instance):
+            yield from _non_finite_numbers(value, schema["items"], (*path, index))
+
+
+def _bounds(schema: dict) -> str:
+    """' > 0 and <= 10': a number rule's bounds, as the lines say them."""
+    words = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    parts = [f"{sign} {schema[rule]}" for rule, sign in words.items() if rule in schema]
+    return " " + " and ".join(parts) if parts else ""
+
+
 # --- turning jsonschema's errors into one line each ----------------------------------------------
 
 
@@ -188,7 +453,12 @@ def config_hash(config: dict) -> str:
 def _validator_class():
     """jsonschema's draft 2020-12 validator that fills in each property's `default` before
     validating it (what snakemake.utils.validate does with set_default=True): nested defaults
-    follow, since a filled section is then validated, and filled, in turn."""
+    follow, since a filled section is then validated, and filled, in turn.
+
+    Two rules stricter than JSON Schema's: an integer is an int, not a float with no fraction
+    (a whole-number float such as 6.0 would reach range(), slicing and file names as a float),
+    and a pattern's closing `$` matches only at the very end of the string (Python's `$` also
+    matches before a final newline, which would let 'name\n' through as a folder name)."""
     import jsonschema
 
     validator_class = jsonschema.Draft202012Validator
@@ -201,11 +471,24 @@ def _validator_class():
                     instance[name] = copy.deepcopy(subschema["default"])
         yield from validate_properties(validator, schema_properties, instance, schema)
 
-    return jsonschema.validators.extend(validator_class, {"properties": properties})
+    def pattern(validator, expression, instance, schema):
+        if validator.is_type(instance, "string") and not re.search(_strict_end(expression), instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {expression!r}")
+
+    def is_integer(checker, instance):
+        return isinstance(instance, int) and not isinstance(instance, bool)
+
+    type_checker = validator_class.TYPE_CHECKER.redefine("integer", is_integer)
+    return jsonschema.validators.extend(
+        validator_class, {"properties": properties, "pattern": pattern}, type_checker=type_checker
+    )
 
 
-def _error_order(error) -> tuple:
-    return (tuple(str(part) for part in error.absolute_path), error.validator)
+def _strict_end(expression: str) -> str:
+    """The pattern with a closing `$` (not an escaped one) replaced by `\\Z`, the very end."""
+    if expression.endswith("$") and not expression.endswith("\\$"):
+        return expression[:-1] + r"\Z"
+    return expression
 
 
 def _key(path) -> str:
@@ -213,29 +496,53 @@ def _key(path) -> str:
 
 
 def _value(value) -> str:
-    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # nan, inf, -inf
+    try:
+        text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else repr(value)
+    except (TypeError, ValueError):  # YAML dates, keys of mixed types: as Python shows them
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _describe(error) -> list[str]:
-    """One line per problem (an unknown key each): key=value: what is allowed."""
-    key, schema, rule = _key(error.absolute_path), error.schema, error.validator
-    if rule == "additionalProperties":
+    """An unknown key or missing keys: one line per key."""
+    schema = error.schema
+    if error.validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
+        unknown = sorted(set(error.instance) - set(allowed), key=str)
         lines = []
         for name in unknown:
-            close = difflib.get_close_matches(name, allowed, n=1)
+            close = difflib.get_close_matches(str(name), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             lines.append(f"{_key([*error.absolute_path, name])}: unknown key{hint}; allowed here: {', '.join(allowed)}")
         return lines
-    if rule == "required":
-        missing = [name for name in error.validator_value if name not in error.instance]
-        return [f"{_key([*error.absolute_path, name])}: missing (required)" for name in missing]
-    found = f"{key}={_value(error.instance)}"
+    missing = [name for name in error.validator_value if name not in error.instance]
+    return [f"{_key([*error.absolute_path, name])}: missing (required)" for name in missing]
+
+
+def _describe_value(errors) -> str:
+    """One line for every error about one value: key=value: what is allowed (description). A
+    value of the wrong type gets that alone: its bounds mean nothing."""
+    first = errors[0]
+    wrong_type = [error for error in errors if error.validator == "type"]
+    errors = wrong_type or errors
+    parts = []
+    for error in errors:
+        text = _rule_text(error)
+        if text not in parts:
+            parts.append(text)
+    description = first.schema.get("description")
+    return f"{_key(first.absolute_path)}={_value(first.instance)}: {'; '.join(parts)}" + (
+        f" ({description})" if description else ""
+    )
+
+
+def _rule_text(error) -> str:
+    """What one schema rule allows, as the lines say it."""
     limit = error.validator_value
-    allowed = {
-        "type": lambda: f"must be of type {' or '.join(limit) if isinstance(limit, list) else limit}",
+    text = {
+        "type": lambda: _type_rule(limit, error.instance),
         "enum": lambda: f"must be one of {', '.join(map(str, limit))}",
         "minimum": lambda: f"must be >= {limit}",
         "maximum": lambda: f"must be <= {limit}",
@@ -243,7 +550,17 @@ def _describe(error) -> list[str]:
         "exclusiveMaximum": lambda: f"must be < {limit}",
         "multipleOf": lambda: f"must be a multiple of {limit}",
         "minItems": lambda: f"must have at least {limit} item(s)",
+        "maxItems": lambda: f"must have at most {limit} item(s)",
+        "uniqueItems": lambda: "must not repeat a value",
+        "minLength": lambda: f"must have at least {limit} character(s)",
+        "maxLength": lambda: f"must have at most {limit} characters",
         "pattern": lambda: f"must match {limit}",
-    }.get(rule, lambda: error.message)()
-    description = schema.get("description")
-    return [f"{found}: {allowed}" + (f" ({description})" if description else "")]
+    }.get(error.validator)
+    return text() if text else error.message
+
+
+def _type_rule(expected, instance) -> str:
+    names = expected if isinstance(expected, list) else [expected]
+    if "integer" in names and isinstance(instance, float) and instance.is_integer():
+        return f"must be an integer, written without a decimal point ({int(instance)}, not {instance})"
+    return f"must be of type {' or '.join(names)}"

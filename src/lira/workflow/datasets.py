@@ -22,14 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from lira.workflow.files import ReportedError
+
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 NUM_CLASSES = {"fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 IMAGE_SHAPE = {"fashion_mnist": (1, 28, 28), "cifar10": (3, 32, 32), "cifar100": (3, 32, 32)}
 CIFAR_FOLDER = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
 
-class DatasetError(ValueError):
-    """A dataset file is missing, truncated or inconsistent."""
+class DatasetError(ReportedError, ValueError):
+    """A dataset file is missing, truncated or inconsistent (one line naming the file)."""
 
 
 @dataclass

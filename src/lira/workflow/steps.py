@@ -1,9 +1,11 @@
 """The workflow's numpy jobs after the logits, one function each: stack the statistics (shadows),
 fit them (fit), score an attack (attack) and evaluate it (evaluate).
 
-Each reads its inputs through lira.workflow.artifacts, which checks every file's fingerprint,
-shape and values where it is consumed, computes with lira.core, and writes atomically. `inputs`
-and `outputs` are Snakemake's named file lists (any object with those attributes and keys).
+Each reads its inputs through lira.workflow.artifacts, which checks every file's content against
+the sha256 its producing job recorded, its fingerprint, shape and values where it is consumed,
+computes with lira.core, and writes atomically, recording the hashes of what it wrote for the
+next job to check. `inputs` and `outputs` are Snakemake's named file lists (any object with those
+attributes and keys).
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from lira.workflow import artifacts, files
 
 def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings: dict, statistics, log: logging.Logger):
     """logits/<block>.npy of every block -> shadows/<statistic>.npy, float32 [N, pool, queries]
-    for each of `statistics`, shadows/keep.npy, bool [N, pool], and shadows/info.json.
+    for each of `statistics`, shadows/keep.npy, bool [N, pool], and shadows/info.json, which
+    records the sha256 of each of these files (artifacts.load_shadows checks them).
 
-    Each block's logits are checked first (fingerprint of this pool and split design, the block's
-    models, shape [models, pool, queries, classes], finite values); its statistics then go
-    straight into the memory-mapped stacks, so memory holds one block's logits, whatever N."""
+    Each block's logits are checked first (the sha256 in its sidecar, fingerprint of this pool and
+    split design, the block's models, shape [models, pool, queries, classes], finite values); its
+    statistics then go straight into the memory-mapped stacks (allocated on disk first), so memory
+    holds one block's logits, whatever N."""
     model_ranges = [splits.block_models(block) for block in blocks]  # the files' models, in order
     n_models = sum(len(models) for models in model_ranges)
     names = list(statistics)
+    pool = artifacts.load_pool(inputs.pool)
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
-    pool = files.load_arrays(inputs.pool)
     labels = pool["y"]  # [pool]
     n_queries = len(query_set(query_settings["mirror"], query_settings["shift"], query_settings["stride"]))
     n_classes = int(pool["num_classes"])
@@ -46,35 +50,40 @@ def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings:
             for name in names:  # finite logits can still give statistics beyond float32's range
                 artifacts.check_array(path, name, stacks[name][rows])
     files.save_array(outputs.keep, splits.keep_matrix(seed, n_models, len(labels)))
+    # Hashed once written (read back from the page cache); the info, their record, is written last.
+    sha256 = {name: artifacts.file_sha256(outputs[name]) for name in [*names, "keep"]}
     info = {"fingerprint": fingerprint, "models": n_models, "pool_size": len(labels), "queries": n_queries, "statistics": names}
-    files.write_json(outputs.info, info)
+    files.write_json(outputs.info, {**info, "sha256": sha256})
     log.info("stacked %s of %d models (%d blocks), pool %d, %d queries", names, n_models, len(blocks), len(labels), n_queries)
 
 
 def fit_shadows(inputs, output_path, seed: int, log: logging.Logger):
     """shadows/*.npy -> fit.npz: per-example IN/OUT sums of every statistic over all N models
-    (lira.core.gaussian.fit_shadow_sums), with the keep masks and the fingerprint."""
+    (lira.core.gaussian.fit_shadow_sums), with the keep masks, the fingerprint and the content
+    hash of its arrays. Every stack is checked against its recorded sha256 as it is first read."""
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
     stacks, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)  # [N, pool, Q] each, keep [N, pool]
     arrays = {"keep": keep, "fingerprint": np.array(fingerprint)}
     for name, values in stacks.items():  # streamed from the memory map, a chunk of examples at a time
         arrays.update(fit_shadow_sums(values, keep).to_arrays(prefix=f"{name}."))
-    files.save_arrays(output_path, **arrays)
+    artifacts.save_npz(output_path, **arrays)
     log.info("fitted %d statistics over %d shadow models", len(stacks), len(keep))
 
 
 def score_attack(inputs, output_path, name: str, settings: dict, seed: int, query_settings: dict, log: logging.Logger):
     """shadows/*.npy + fit.npz -> attacks/<name>.npz: scores float64 [T, pool] (higher = member)
-    and is_member bool [T, pool] for targets 0..T-1 (each attacked with the other N-1 models as
-    its shadows), the smallest FPR the attack can resolve, its settings (JSON) and the fingerprint
-    of its pool and split, which the shadows and the fit must carry too."""
+    and is_member bool [T, pool] for targets 0..T-1 (each attacked with the N-2 models outside its pair as
+    its shadows), the smallest FPR the attack can resolve, its settings (JSON; as used: RMIA's
+    population_size is at most the pool's size), the fingerprint of its pool and split, which the
+    shadows and the fit must carry too, and the content hash of its arrays. The stacks it reads
+    are checked against their recorded sha256 (artifacts.Shadows), the fit against its own."""
+    labels = artifacts.load_pool(inputs.pool)["y"]
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
     shadows, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)  # [N, pool, Q], keep [N, pool]
     fit_arrays = artifacts.load_npz(inputs.fit, fingerprint)
     if not np.array_equal(fit_arrays["keep"], keep):
         raise artifacts.ArtifactError(f"{inputs.fit}: fitted on other keep masks than {inputs.keep}")
     fits = {statistic: ShadowFit.from_arrays(fit_arrays, prefix=f"{statistic}.") for statistic in shadows}
-    labels = artifacts.read_npz_entry(inputs.pool, "y")
     if settings["queries"] == "all":
         queries = slice(None)
     else:
@@ -85,22 +94,32 @@ def score_attack(inputs, output_path, name: str, settings: dict, seed: int, quer
     if not np.all(np.isfinite(scores)):
         raise FloatingPointError(f"{name}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
     n_targets = settings["targets"]
-    files.save_arrays(
+    artifacts.save_npz(
         output_path,
         scores=scores,
         is_member=keep[:n_targets],
         targets=np.arange(n_targets),
         min_fpr=np.float64(min_fpr),
-        settings=np.array(json.dumps(settings, sort_keys=True)),
+        settings=np.array(json.dumps(used_settings(settings, len(labels)), sort_keys=True)),
         fingerprint=np.array(fingerprint),
     )
     log.info("%s %s: scores %s from %d models", name, settings, scores.shape, len(keep))
 
 
+def used_settings(settings: dict, pool_size: int) -> dict:
+    """The attack's settings as it used them: RMIA draws min(population_size, pool) population
+    points (lira.core.attacks), so a population_size beyond the pool is recorded as the pool's
+    size, with the configured value beside it (population_size_configured)."""
+    if "population_size" in settings and settings["population_size"] > pool_size:
+        return {**settings, "population_size": pool_size, "population_size_configured": settings["population_size"]}
+    return settings
+
+
 def evaluate_attack(attack_path, pool_path, output_path, name: str, fprs, resamples: int, seed: int, log: logging.Logger):
     """attacks/<name>.npz -> metrics/<name>.json: the ROC pooled over the targets (the paper's
     protocol), 95 % bootstrap intervals, the spread across targets, and a bootstrap band of the
-    ROC on a log-spaced FPR grid for the figure."""
+    ROC on a log-spaced FPR grid for the figure, with the content hash of the JSON (checked by
+    the tables and the ROC figure)."""
     fingerprint = artifacts.expected_fingerprint(pool_path, seed)
     attack = artifacts.load_npz(attack_path, fingerprint)
     scores = artifacts.check_array(attack_path, "scores", attack["scores"], (None, None))
@@ -125,5 +144,5 @@ def evaluate_attack(attack_path, pool_path, output_path, name: str, fprs, resamp
         "per_target": metrics.per_target(scores, is_member, fprs),
         "roc_band": {"fpr": grid.tolist(), "tpr_low": band[0].tolist(), "tpr_high": band[1].tolist()},
     }
-    files.write_json(output_path, files.nan_to_none(result))
+    artifacts.write_hashed_json(output_path, files.nan_to_none(result))
     log.info("%s: %s", name, row)
