@@ -159,8 +159,8 @@ class OurTimes:
 def our_scores(stack, keep: np.ndarray, n_targets: int):
     """Ours: the fit job's per-example sums, read a chunk of examples at a time for every
     model (lira.core.gaussian.fit_shadow_sums); then the targets' values and, one target at a
-    time as lira.core.attacks.run does, its Gaussians less its pair and the four variants (the attack
-    jobs, sharing one fit). stack: a StackReader [N, n, Q]; keep [N, >= n].
+    time as lira.core.attacks.run does, its Gaussians less its pair (once per pair, as the attack jobs
+    do: partners have the same shadows) and the four variants (the attack jobs, sharing one fit). stack: a StackReader [N, n, Q]; keep [N, >= n].
     Returns (variant -> [T, n], OurTimes)."""
     n_models, n_examples, _ = stack.shape
     keep = keep[:, :n_examples]
@@ -169,9 +169,12 @@ def our_scores(stack, keep: np.ndarray, n_targets: int):
     fitted = time.perf_counter()
     targets = stack[0:n_targets]  # [T, n, Q], as the attack job reads them from the stack
     scores = {variant: np.empty((n_targets, n_examples)) for variant in VARIANTS}
+    held_out = None
     for t in range(n_targets):
         phi = np.asarray(targets[t], dtype=np.float64)  # [n, Q]
-        params = leave_pair_out(fit, stack, keep, t)  # reads the pair's values back
+        if splits.held_out(t, n_models) != held_out:  # a target after its partner shares its shadows
+            held_out = splits.held_out(t, n_models)
+            params = leave_pair_out(fit, stack, keep, t)  # reads the pair's values back
         scores["online"][t] = lira_online(phi, params)
         scores["online_global"][t] = lira_online(phi, params, global_variance=True)
         scores["offline"][t] = lira_offline(phi, params, test=OFFLINE_TEST)
