@@ -1,6 +1,7 @@
 rule attack:
     """Score every pool example against each of the first T models as the target, its shadows
-    being the N-2 models outside its complementary pair: [T, pool] scores, higher = member."""
+    being the N-2 models outside its complementary pair: [T, pool] scores, higher = member.
+    """
     input:
         **SHADOWS,
         fit=result("fit.npz"),

@@ -1,6 +1,7 @@
 rule fit:
-    """Per-example IN/OUT sums (counts, sums, sums of squares) over all N shadow models, from which the
-    Gaussians of any target over the models outside its pair follow without refitting."""
+    """Per-example IN/OUT sums (counts, sums, sums of squares) over all N shadow models, from
+    which the Gaussians of any target over the models outside its pair follow without refitting.
+    """
     input:
         **SHADOWS,
         pool=result("pool.npz"),
