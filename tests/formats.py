@@ -7,6 +7,7 @@ import io
 import os
 import pickle
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +96,20 @@ class CodeRunningPickle:
 
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under `root` and its bytes, by relative path: to assert what a step left alone."""
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def flip_inside_a_tensor(path: Path, count: int = 64) -> None:
+    """Invert `count` bytes inside the largest tensor's data of a torch zip file: the file stays
+    loadable (torch.load does not check the zip's CRCs), the weights are silently damaged."""
+    with zipfile.ZipFile(path) as archive:
+        entry = max(archive.infolist(), key=lambda info: info.file_size)
+    data = bytearray(path.read_bytes())
+    name_length, extra_length = struct.unpack("<HH", data[entry.header_offset + 26 : entry.header_offset + 30])
+    start = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 4
+    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
+    path.write_bytes(bytes(data))

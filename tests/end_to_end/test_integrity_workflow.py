@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
-import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import snakemake, write_config
+from formats import flip_inside_a_tensor
 
 pytestmark = pytest.mark.workflow
 
@@ -58,16 +57,6 @@ def changed(before: dict, after: dict) -> set[str]:
 def refusals(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith("ArtifactError: ")]
 
-
-def flip_inside_a_tensor(path: Path, count: int = 64) -> None:
-    """Invert `count` bytes inside the largest tensor of a torch zip file (torch still loads it)."""
-    with zipfile.ZipFile(path) as archive:
-        entry = max(archive.infolist(), key=lambda info: info.file_size)
-    data = bytearray(path.read_bytes())
-    name_length, extra_length = struct.unpack("<HH", data[entry.header_offset + 26 : entry.header_offset + 30])
-    start = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 4
-    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
-    path.write_bytes(bytes(data))
 
 
 def test_flipped_weights_are_refused_in_one_line_and_retraining_as_told_restores_the_run(tiny_run, tmp_path):

@@ -10,12 +10,11 @@ import json
 import logging
 import re
 import shutil
-import struct
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from formats import flip_inside_a_tensor, snapshot
 
 from lira.workflow import artifacts, files
 from lira.workflow.artifacts import ArtifactError
@@ -89,20 +88,6 @@ def run(made, tmp_path):
     return paths(tmp_path / "run")
 
 
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
-
-
-def flip_inside_a_tensor(path: Path, count: int = 64) -> None:
-    """Invert `count` bytes inside the largest tensor's data of a torch zip file: the file stays
-    loadable (torch.load does not check the zip's CRCs), the weights are silently damaged."""
-    with zipfile.ZipFile(path) as archive:
-        entry = max(archive.infolist(), key=lambda info: info.file_size)
-    data = bytearray(path.read_bytes())
-    name_length, extra_length = struct.unpack("<HH", data[entry.header_offset + 26 : entry.header_offset + 30])
-    start = entry.header_offset + 30 + name_length + extra_length + entry.file_size // 4
-    data[start : start + count] = bytes(b ^ 0xFF for b in data[start : start + count])
-    path.write_bytes(bytes(data))
 
 
 def refused_query(p, message: str) -> str:

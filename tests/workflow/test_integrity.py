@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import tiny_config
+from formats import snapshot
 
 from lira.core import splits
 from lira.core.logit_statistics import STACKED_STATISTICS
@@ -130,9 +131,6 @@ def run(made, tmp_path):
     shutil.copytree(made, tmp_path / "run")
     return paths(tmp_path / "run")
 
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
 def refused(step, p, message: str):

@@ -99,18 +99,29 @@ def with_content_hash(arrays: dict) -> dict:
     return {**arrays, "content_hash": np.array(content_hash(arrays))}
 
 
-def check_content_hash(path, arrays: dict, remedy: str | None = None) -> None:
-    """The arrays of the .npz `path` must hash to the content_hash stored among them."""
-    stored = arrays.get("content_hash")
+def _check_stored_hash(path, stored, compute, remedy: str, missing_remedy: str) -> str:
+    """The content_hash `stored` in the artifact `path` (None: it has none) must equal
+    compute(), the hash of its content recomputed; returns it."""
     if stored is None:
-        raise ArtifactError(
-            f"{path}: carries no content hash (written by an older version of the workflow); {rerun_hint(path)}"
-        )
-    if str(stored) != content_hash({name: value for name, value in arrays.items() if name != "content_hash"}):
+        raise ArtifactError(f"{path}: carries no content hash (written by an older version of the workflow); {missing_remedy}")
+    found = compute()
+    if str(stored) != found:
         raise ArtifactError(
             f"{path}: content does not match the content_hash recorded in it by the job that wrote it "
-            f"(changed since?); {remedy or remake_hint(path)}"
+            f"(changed since?); {remedy}"
         )
+    return found
+
+
+def check_content_hash(path, arrays: dict, remedy: str | None = None) -> str:
+    """The arrays of the .npz `path` must hash to the content_hash stored among them; returns it."""
+    return _check_stored_hash(
+        path,
+        arrays.get("content_hash"),
+        lambda: content_hash({name: value for name, value in arrays.items() if name != "content_hash"}),
+        remedy or remake_hint(path),
+        rerun_hint(path),
+    )
 
 
 def save_npz(path, **arrays) -> None:
@@ -199,16 +210,7 @@ def load_pool(path) -> dict[str, np.ndarray]:
         arrays = files.load_arrays(path)
     except READ_ERRORS as error:
         raise ArtifactError(f"{path}: unreadable ({error}); {_POOL_REMEDY}") from None
-    stored = arrays.get("content_hash")
-    if stored is None:
-        raise ArtifactError(f"{path}: no content_hash (made by an older version of the workflow); delete it to rebuild")
-    found = content_hash({name: value for name, value in arrays.items() if name != "content_hash"})
-    if str(stored) != found:
-        raise ArtifactError(
-            f"{path}: content does not match the content_hash recorded in it by the job that wrote it "
-            f"(changed since?); {_POOL_REMEDY}"
-        )
-    _checked_pools[key] = found
+    _checked_pools[key] = check_content_hash(path, arrays, _POOL_REMEDY)
     return arrays
 
 
@@ -229,15 +231,6 @@ def fingerprint(pool_content_hash: str, seed: int) -> str:
     text = json.dumps({"pool": pool_content_hash, "seed": int(seed), "split_design": splits.DESIGN}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-
-def read_npz_entry(path, key: str):
-    """One entry of an .npz, without reading the others; None when it has no such entry."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return data[key] if key in data.files else None
-    except READ_ERRORS as error:
-        raise ArtifactError(f"{path}: unreadable ({error})") from error
 
 
 def expected_fingerprint(pool_path, seed: int) -> str:
@@ -305,15 +298,8 @@ def load_json(path, expected: str, hashed: bool = False) -> dict:
     except (OSError, ValueError) as error:
         raise ArtifactError(f"{path}: unreadable ({error}); {remake_hint(path)}") from None
     if hashed:
-        if not isinstance(value, dict) or "content_hash" not in value:
-            raise ArtifactError(
-                f"{path}: carries no content hash (written by an older version of the workflow); {rerun_hint(path)}"
-            )
-        if value["content_hash"] != json_hash(value):
-            raise ArtifactError(
-                f"{path}: content does not match the content_hash recorded in it by the job that wrote it "
-                f"(changed since?); {remake_hint(path)}"
-            )
+        stored = value.get("content_hash") if isinstance(value, dict) else None
+        _check_stored_hash(path, stored, lambda: json_hash(value), remake_hint(path), rerun_hint(path))
     check_fingerprint(path, value.get("fingerprint") if isinstance(value, dict) else None, expected)
     return value
 
