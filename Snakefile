@@ -2,6 +2,7 @@
 #
 #   pool -> train (one job per block of shadow models) -> logits -> shadows -> fit -> attack
 #        -> evaluate -> tables; figures
+#   target (population, weights or logits) -> target_statistics -> audit_attack -> audit_report
 #
 # Every output lives under results/<experiment>/; config.yaml explains every setting.
 # `snakemake --report report.html` gathers every table and figure, captioned.
@@ -24,10 +25,12 @@ include: "rules/evaluate.smk"
 include: "rules/tables.smk"
 include: "rules/figure.smk"
 include: "rules/manifest.smk"
+include: "rules/audit.smk"
 
 
 rule all:
-    """Tables I-III, every figure, the metrics of every attack, and the manifest."""
+    """Tables I-III, every figure, the metrics of every attack, the manifest, the query list, and
+    the audit of the target if the config names one."""
     default_target: True
     input:
         rules.tables.output,
@@ -35,3 +38,5 @@ rule all:
         rules.figure_shadow_count.output,
         rules.figure_examples.output,
         rules.manifest.output,
+        rules.queries.output,
+        rules.audit_report.output if TARGET_FORM else [],

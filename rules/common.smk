@@ -3,6 +3,7 @@
 import argparse
 import inspect
 import os
+import re
 import sys
 
 from snakemake.exceptions import WorkflowError
@@ -147,7 +148,55 @@ SHADOWS = {
     "info": result("shadows/info.json"),
 }
 
+# The audited target, if the config names one (docs/audit.md): None, "population", "weights" or
+# "logits"; its outputs live in results/<experiment>/audits/<target.name>/.
+TARGET_FORM = lira_config.target_form(config)
+TARGET = lira_config.completed_target(config) if TARGET_FORM else None
+HAS_MEMBERSHIP = TARGET_FORM == "population" or bool(TARGET and TARGET["membership"])
+
+# Populations of models the workflow trains, by folder: the shadows in the experiment's folder,
+# and a target population in results/populations/<key>, keyed by what decides its models
+# (lira.workflow.config.population_key), so that configs naming the same population share it.
+POPULATIONS = {
+    f"results/{EXPERIMENT}": {
+        "seed": config["seed"],
+        "model": config["model"],
+        "train": config["train"],
+        "blocks": BLOCKS,
+    }
+}
+if TARGET_FORM == "population":
+    TARGET_POPULATION = f"results/populations/{lira_config.population_key(config)}"
+    POPULATIONS[TARGET_POPULATION] = {
+        "seed": TARGET["population"]["seed"],
+        "model": TARGET["model"],
+        "train": TARGET["train"],
+        "blocks": splits.model_blocks(
+            TARGET["population"]["models"], config["models_per_job"]
+        ),
+    }
+
+
+def population_setting(key):
+    """A setting of the population whose folder is the job's {population} wildcard, mapping keys
+    sorted (as `setting` sorts them)."""
+    return lambda wildcards: _sorted(POPULATIONS[wildcards.population][key])
+
+
+def audit(path):
+    """A path inside the audit's folder, results/<experiment>/audits/<target.name>/."""
+    return result(f"audits/{TARGET['name']}/{path}")
+
+
+def audit_logits(suffix):
+    """The target's logits files: one per block of a target population, else one."""
+    if TARGET_FORM == "population":
+        blocks = POPULATIONS[TARGET_POPULATION]["blocks"]
+        return [audit(f"logits/{block}{suffix}") for block in blocks]
+    return [audit(f"logits/target{suffix}")]
+
 
 wildcard_constraints:
     block=r"\d+(-\d+)?",
     attack="|".join(ATTACKS),
+    population="|".join(re.escape(folder) for folder in POPULATIONS),

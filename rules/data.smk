@@ -1,12 +1,13 @@
 rule pool:
-    """Materialise the experiment's pool (images, labels, source indices) and held-out test
-    images once, as one compact file that every later job loads."""
+    """Materialise a population's pool (images, labels, source indices) and held-out test images
+    once, as one compact file that every later job loads. Every population of an experiment
+    draws the same pool (the data settings and the experiment's seed decide it)."""
     output:
-        result("pool.npz"),
+        "{population}/pool.npz",
     log:
-        result("logs/pool.log"),
+        "{population}/logs/pool.log",
     benchmark:
-        result("benchmarks/pool.tsv")
+        "{population}/benchmarks/pool.tsv"
     conda:
         "../envs/torch.yaml"
     params:
@@ -14,5 +15,8 @@ rule pool:
         pool_size=setting("data", "pool_size"),
         holdout_size=setting("data", "holdout_size"),
         seed=setting("seed"),
+        # Only for data of your own: a parameter added for the built-in datasets would rerun
+        # their pools (and so every model) made before it existed.
+        **({"file": setting("data", "file")} if config["data"]["dataset"] == "npz" else {}),
     script:
         "../scripts/pool.py"

@@ -1,15 +1,15 @@
 rule train:
-    """Train the shadow models of block {block} one after another in one job, each on its half
-    of the pool (complementary-pair split)."""
+    """Train the models of block {block} of a population (the shadows, or a target population)
+    one after another in one job, each on its half of the pool (complementary-pair split)."""
     input:
-        pool=result("pool.npz"),
+        pool="{population}/pool.npz",
     output:
-        weights=result("models/{block}.pt"),
-        metrics=result("models/{block}.json"),
+        weights="{population}/models/{block}.pt",
+        metrics="{population}/models/{block}.json",
     log:
-        result("logs/train/{block}.log"),
+        "{population}/logs/train/{block}.log",
     benchmark:
-        result("benchmarks/train/{block}.tsv")
+        "{population}/benchmarks/train/{block}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: config["compute"]["threads"]
@@ -19,8 +19,8 @@ rule train:
         mem_mb=per_try("mem_mb", "train"),
     params:
         # Only what decides the weights: changing N or any attack setting retrains nothing.
-        seed=setting("seed"),
-        model=setting("model"),
-        recipe=setting("train"),
+        seed=population_setting("seed"),
+        model=population_setting("model"),
+        recipe=population_setting("train"),
     script:
         "../scripts/train.py"

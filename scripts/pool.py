@@ -9,7 +9,7 @@ if data["download"]:  # the config check made sure data.directory is set
 
     download(data["dataset"], data["directory"])
 
-dataset = datasets.load_dataset(snakemake.params.dataset, data["directory"])
+dataset = datasets.load_dataset(snakemake.params.dataset, data["directory"], file=snakemake.params.get("file"))
 log.info("%s: %d training and %d test images", dataset.name, len(dataset.train.labels), len(dataset.test.labels))
 pool = datasets.make_pool(dataset, snakemake.params.pool_size, snakemake.params.holdout_size, snakemake.params.seed)
 # Every later artifact carries a fingerprint derived from this hash (lira.workflow.artifacts).

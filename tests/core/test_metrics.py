@@ -389,3 +389,17 @@ def test_vulnerability_against_loop():
         np.testing.assert_allclose(result["exposure"][x], member_mean - non_member_mean, rtol=1e-12)
     assert math.isnan(result["exposure"][0])
     assert np.nanmean(result["exposure"]) > 1
+
+
+def test_calibrated_threshold_lets_at_most_the_fpr_of_negatives_above_it():
+    negatives = np.arange(1000, dtype=float)  # 0..999
+    threshold, achieved = metrics.calibrated_threshold(negatives, 0.01)
+    assert threshold == 989.0 and achieved == 0.01  # 990..999 lie above: 10 of 1000
+    threshold, achieved = metrics.calibrated_threshold(np.r_[negatives, [998.0] * 5], 0.01)
+    assert achieved <= 0.01 and np.mean(np.r_[negatives, [998.0] * 5] > threshold) == achieved  # ties count as below
+    assert metrics.calibrated_threshold(negatives, 0.0005) == (None, 0.0)  # fewer than 1 / FPR negatives
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(4, 5000))
+    for fpr in (0.001, 0.01, 0.1):
+        threshold, achieved = metrics.calibrated_threshold(scores, fpr)
+        assert achieved == pytest.approx(fpr, abs=1 / scores.size) and achieved <= fpr

@@ -86,7 +86,7 @@ HOSTILE = [
     ("model", {"arch": "patch_cnn", "width": 8, "patch": 0},
      "model.patch=0: must be >= 1 (patch_cnn only: side of the square patches its first layer maps to channels)"),
     ("model", {"arch": "wrn", "width": 2, "depth": "28"}, "model.depth='28': must be of type integer (wrn only: 6k + 4, the paper's is 28)"),
-    ("data.dataset", "imagenet", "data.dataset='imagenet': must be one of fashion_mnist, cifar10, cifar100"),
+    ("data.dataset", "imagenet", "data.dataset='imagenet': must be one of fashion_mnist, cifar10, cifar100, npz"),
     ("queries", None, "queries=null: must be of type object"),
     ("train.augment", [], "train.augment=[]: must be of type object"),
     # Upper bounds.

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lira.core import splits
-from lira.core.gaussian import GaussianParams, leave_pair_out, row_chunks
+from lira.core.gaussian import GaussianParams, gaussian_params, leave_pair_out, row_chunks
 
 OFFLINE_TESTS = ("one-sided", "two-sided")
 
@@ -187,34 +187,41 @@ def lira_offline(
 def pair_out_medians(shadow_values: np.ndarray, keep: np.ndarray, targets: np.ndarray):
     """Per-example medians of the IN and of the OUT shadows of each target (every model but the
     target and its partner, lira.core.splits.shadow_models), the reference code's centre: two
-    arrays [T, n, Q] (NaN where a group is empty).
-
-    shadow_values [N, n, Q], keep [N, n], targets [T] model indices. The values of np.nanmedian
-    over each group, bit for bit (NaN values are left out of their group): the group's values
-    sorted over the models, the others set to +inf so that they sort after the group's, then the
-    mean of the two middle ones, (a + b) / 2 as np.median takes it (a single middle one counts
-    twice); several times faster than np.nanmedian over NaN-masked copies."""
+    arrays [T, n, Q] (NaN where a group is empty). shadow_values [N, n, Q], keep [N, n], targets
+    [T] model indices."""
     values = np.asarray(shadow_values, dtype=np.float64)
     keep = np.asarray(keep, dtype=bool)
-    medians_in, medians_out = [], []
-    for target in targets:
-        others = splits.shadow_models(int(target), len(values))
-        shadows = values[others]  # [S, n, Q]
-        valid = ~np.isnan(shadows)
-        for member, medians in ((True, medians_in), (False, medians_out)):
-            inside = valid & (keep[others] == member)[..., None]
-            count = inside.sum(axis=0)  # [n, Q]
-            ordered = np.sort(np.where(inside, shadows, np.inf), axis=0)
-            if not len(ordered):  # no shadows at all
-                medians.append(np.full(values.shape[1:], np.nan))
-                continue
-            low = np.take_along_axis(ordered, (np.maximum(count - 1, 0) // 2)[None], axis=0)[0]
-            high = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]  # <= count - 1 unless empty
-            median = np.add(low, high, out=low)
-            median /= 2
-            median[count == 0] = np.nan
-            medians.append(median)
-    return np.stack(medians_in), np.stack(medians_out)
+    medians = [group_medians(values[others], keep[others]) for others in
+               (splits.shadow_models(int(target), len(values)) for target in targets)]  # fmt: skip
+    return np.stack([m[0] for m in medians]), np.stack([m[1] for m in medians])
+
+
+def group_medians(shadows: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example medians of the IN and of the OUT values among `shadows` [S, n, Q] (keep [S, n]):
+    two arrays [n, Q], NaN where a group is empty.
+
+    The values of np.nanmedian over each group, bit for bit (NaN values are left out of their
+    group): the group's values sorted over the models, the others set to +inf so that they sort
+    after the group's, then the mean of the two middle ones, (a + b) / 2 as np.median takes it (a
+    single middle one counts twice); several times faster than np.nanmedian over NaN-masked
+    copies."""
+    shadows = np.asarray(shadows, dtype=np.float64)
+    valid = ~np.isnan(shadows)
+    medians = []
+    for member in (True, False):
+        inside = valid & (keep == member)[..., None]
+        count = inside.sum(axis=0)  # [n, Q]
+        if not len(shadows):  # no shadows at all
+            medians.append(np.full(shadows.shape[1:], np.nan))
+            continue
+        ordered = np.sort(np.where(inside, shadows, np.inf), axis=0)
+        low = np.take_along_axis(ordered, (np.maximum(count - 1, 0) // 2)[None], axis=0)[0]
+        high = np.take_along_axis(ordered, (count // 2)[None], axis=0)[0]  # <= count - 1 unless empty
+        median = np.add(low, high, out=low)
+        median /= 2
+        median[count == 0] = np.nan
+        medians.append(median)
+    return medians[0], medians[1]
 
 
 # --- Baselines of the paper's Table I -------------------------------------------------------------
@@ -427,10 +434,14 @@ class AttackInputs:
     """What every attack family draws from: its settings (lira.workflow.catalog.settings), the
     models' per-example statistics, splits and fits.
 
-    shadows: statistic name -> [N, n, Q] values of every model (rows 0..T-1 are the targets);
-    keep [N, n]; labels [n]; fits: statistic name -> lira.core.gaussian.ShadowFit over all N models;
-    queries: the query indices the attack uses (a list, or slice(None) for all). Target t's
-    shadows are every model but t and its partner (lira.core.splits.held_out)."""
+    shadows: statistic name -> [N, n, Q] values of every model; keep [N, n]; labels [n]; fits:
+    statistic name -> lira.core.gaussian.ShadowFit over all N models; queries: the query indices
+    the attack uses (a list, or slice(None) for all).
+
+    The targets are either shadow models 0..T-1 (T = settings["targets"]; target t's shadows are
+    every model but t and its partner, lira.core.splits.held_out), or, given `external`
+    (statistic name -> [T, n, Q]), models that are not among the shadows: a model audited against
+    every shadow model."""
 
     settings: dict
     shadows: dict
@@ -438,10 +449,17 @@ class AttackInputs:
     labels: np.ndarray
     fits: dict
     queries: object
+    external: dict | None = None
 
     @property
     def targets(self) -> np.ndarray:
+        if self.external is not None:
+            return np.arange(len(next(iter(self.external.values()))))
         return np.arange(self.settings["targets"])
+
+    def held_out(self, target: int) -> list[int]:
+        """The shadow models left out for `target`: its pair, or none for an external target."""
+        return [] if self.external is not None else splits.held_out(int(target), len(self.keep))
 
     @property
     def statistic(self) -> str:
@@ -454,12 +472,18 @@ class AttackInputs:
 
     def target_values(self, name: str, rows=slice(None)) -> np.ndarray:
         """The targets' values [T, n, Q], or one target's [n, Q] (rows = its index), in float64."""
+        if self.external is not None:
+            return np.asarray(self.external[name][rows], dtype=np.float64)
         return np.asarray(self.shadows[name][: self.settings["targets"]][rows], dtype=np.float64)
 
     def gaussians(self, name: str, rows=slice(None)) -> GaussianParams:
-        """Gaussians of the targets' shadows (each target's pair left out), of every target or of
-        one target (rows = its index), all queries."""
-        params = leave_pair_out(self.fits[name], self.shadows[name], self.keep, self.targets[rows])
+        """Gaussians of the targets' shadows, all queries: of every target [T, n, Q] or of one
+        target [n, Q] (rows = its index), each target's pair left out; for external targets those
+        of every shadow model, [n, Q] (the same for every target)."""
+        if self.external is not None:
+            params = gaussian_params(self.fits[name])
+        else:
+            params = leave_pair_out(self.fits[name], self.shadows[name], self.keep, self.targets[rows])
         return _negated(params) if name == "loss" else params
 
     def first_query(self, name: str) -> np.ndarray:
@@ -481,19 +505,27 @@ def _run_watson(inputs: AttackInputs):
     return watson(inputs.sign * inputs.target_values(inputs.statistic)[..., inputs.queries], params), 0.0
 
 
+def _shadow_models_only(inputs: AttackInputs) -> None:
+    if inputs.external is not None:
+        raise ValueError(f"attack family {inputs.settings['family']} scores only targets among the shadow models")
+
+
 def _run_ye(inputs: AttackInputs):
+    _shadow_models_only(inputs)
     loss = inputs.first_query("loss")
     targets = inputs.targets
     return ye(loss[: len(targets)], loss, inputs.keep, targets), ye_resolution(inputs.keep, targets)
 
 
 def _run_song_mittal(inputs: AttackInputs):
+    _shadow_models_only(inputs)
     mentr = inputs.first_query("modified_entropy")
     targets = inputs.targets
     return song_mittal(mentr[: len(targets)], mentr, inputs.keep, inputs.labels, targets), 0.0
 
 
 def _run_shokri(inputs: AttackInputs):
+    _shadow_models_only(inputs)
     names = ("logit_scaled_confidence", "hinge", "modified_entropy")
     features = np.stack([inputs.first_query(name) for name in names], axis=-1)
     targets = inputs.targets
@@ -509,14 +541,16 @@ def _run_lira(inputs: AttackInputs):
     if settings["centre"] == "median":
         values = sign * np.asarray(inputs.shadows[statistic], dtype=np.float64)
     global_variance = settings["variance"] == "global"
-    scores = np.empty(inputs.keep[: settings["targets"]].shape)
+    scores = np.empty((len(inputs.targets), inputs.keep.shape[1]))
     held_out, params = None, None
     for t in inputs.targets:
-        if splits.held_out(int(t), len(inputs.keep)) != held_out:
-            held_out = splits.held_out(int(t), len(inputs.keep))
+        if inputs.held_out(t) != held_out or params is None:
+            held_out = inputs.held_out(t)
             params = inputs.gaussians(statistic, t)
             if settings["centre"] == "median":
-                (params.mean_in,), (params.mean_out,) = pair_out_medians(values, inputs.keep, [t])
+                others = np.ones(len(inputs.keep), dtype=bool)
+                others[held_out] = False
+                params.mean_in, params.mean_out = group_medians(values[others], inputs.keep[others])
             params = _select_queries(params, queries)
         s = sign * inputs.target_values(statistic, t)[..., queries]
         if settings["family"] == "lira_online":
@@ -553,10 +587,12 @@ RUNNERS = {
 }
 
 
-def run(settings: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, fits: dict, queries) -> tuple[np.ndarray, float]:
+def run(
+    settings: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, fits: dict, queries, external: dict | None = None
+) -> tuple[np.ndarray, float]:
     """Scores [T, n] of the attack `settings` describes (lira.workflow.catalog.settings), and the
     smallest FPR it can resolve (0 when any). The arguments are those of AttackInputs."""
     runner = RUNNERS.get(settings["family"])
     if runner is None:
         raise ValueError(f"unknown attack family {settings['family']!r}; known: {', '.join(RUNNERS)}")
-    return runner(AttackInputs(settings, shadows, keep, labels, fits, queries))
+    return runner(AttackInputs(settings, shadows, keep, labels, fits, queries, external))

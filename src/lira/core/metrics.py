@@ -246,3 +246,18 @@ def vulnerability(scores: np.ndarray, is_member: np.ndarray) -> dict[str, np.nda
         "mean_score_non_member": non_member_mean,
         "exposure": member_mean - non_member_mean,
     }
+
+
+def calibrated_threshold(negative_scores: np.ndarray, max_fpr: float) -> tuple[float | None, float]:
+    """The score threshold tau at which at most a `max_fpr` fraction of `negative_scores` (scores
+    of known non-members, any shape) lie strictly above it, and the fraction that does: the
+    (k + 1)-th largest score with k = floor(max_fpr * count). "Member" means score > tau, so ties
+    at tau count as non-members. (None, 0.0) when max_fpr * count < 1: with fewer non-members
+    than 1 / max_fpr no threshold is calibrated at that FPR."""
+    _check_max_fpr(max_fpr)
+    negatives = np.sort(np.asarray(negative_scores, dtype=np.float64).ravel())[::-1]
+    allowed = int(np.floor(max_fpr * len(negatives) + 1e-9))  # + 1e-9: 0.001 * 1000 is 0.99999...
+    if allowed < 1 or allowed >= len(negatives):
+        return None, 0.0
+    threshold = float(negatives[allowed])
+    return threshold, float(np.count_nonzero(negatives > threshold) / len(negatives))

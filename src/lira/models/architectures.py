@@ -1,13 +1,33 @@
 """Model architectures (torch). Every model takes float images in [0, 1], [B, C, H, W], and
-normalises them itself with the pool's per-channel mean and std, stored as buffers so that a saved
-state dict is a complete model."""
+normalises them itself: a built-in one with the pool's per-channel mean and std, stored as buffers
+so that a saved state dict is a complete model.
+
+model.arch is a built-in name (ARCHITECTURES) or the import path "package.module:function" of a
+user's architecture, e.g. "my_models:resnet" for a file my_models.py in the Snakemake working
+directory: function(in_shape, num_classes) -> torch.nn.Module (user_architecture, build_model).
+"""
 
 from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
 
 import torch
 from torch import nn
 
+from lira.workflow.files import ReportedError
+
 ARCHITECTURES = ("mlp", "cnn", "patch_cnn", "wrn")
+
+# "package.module:function": dotted Python identifiers, a colon, one identifier.
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ArchitectureError(ReportedError, ValueError):
+    """model.arch names no architecture, or a user's architecture cannot be imported or does not
+    build a torch.nn.Module. Its message is one line naming model.arch and what was expected."""
 
 
 class Normalize(nn.Module):
@@ -110,18 +130,92 @@ def wide_resnet(in_shape, num_classes, depth, width):
     return nn.Sequential(*layers)
 
 
+def is_user_architecture(arch) -> bool:
+    """Whether model.arch `arch` is the import path "package.module:function" of a user's
+    architecture (the text alone: nothing is imported)."""
+    return isinstance(arch, str) and _IMPORT_PATH.match(arch) is not None
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def user_architecture(arch: str):
+    """The function a user's model.arch "package.module:function" names, imported with the
+    working directory (Snakemake's, where a user keeps e.g. my_models.py) on sys.path."""
+    if not is_user_architecture(arch):
+        raise ArchitectureError(
+            f"model.arch {arch!r}: expected one of {', '.join(ARCHITECTURES)} "
+            "or an import path 'package.module:function'"
+        )
+    module_name, _, function_name = arch.partition(":")
+    where = os.getcwd()
+    if where not in sys.path:
+        sys.path.insert(0, where)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is None or not (module_name + ".").startswith(error.name + "."):
+            # The module was found, but one it imports was not.
+            raise ArchitectureError(
+                f"model.arch {arch!r}: importing module {module_name} raised {_first_line(error)}"
+            ) from error
+        raise ArchitectureError(
+            f"model.arch {arch!r}: cannot import module {module_name} ({_first_line(error).partition(': ')[2]}); "
+            "it must be importable from the working directory or an installed package"
+        ) from None
+    except Exception as error:  # the module's own code failed: one line, its traceback kept for the job's log
+        raise ArchitectureError(
+            f"model.arch {arch!r}: importing module {module_name} raised {_first_line(error)}"
+        ) from error
+    # The file, as another module of the same name (installed, or earlier on sys.path) may be the one imported.
+    origin = f" ({module.__file__})" if getattr(module, "__file__", None) else ""
+    if not hasattr(module, function_name):
+        raise ArchitectureError(f"model.arch {arch!r}: module {module_name}{origin} has no attribute {function_name}")
+    function = getattr(module, function_name)
+    if not callable(function):
+        raise ArchitectureError(
+            f"model.arch {arch!r}: {module_name}.{function_name} is not callable (a {type(function).__name__}), "
+            "expected a function (in_shape, num_classes) -> torch.nn.Module"
+        )
+    return function
+
+
+def _build_user_model(arch: str, in_shape, num_classes: int) -> nn.Module:
+    function = user_architecture(arch)
+    call = f"{arch.partition(':')[2]}({in_shape}, {num_classes})"
+    try:
+        model = function(in_shape, num_classes)
+    except Exception as error:  # the user's code failed: one line, its traceback kept for the job's log
+        raise ArchitectureError(f"model.arch {arch!r}: {call} raised {_first_line(error)}") from error
+    if not isinstance(model, nn.Module):
+        found = "None" if model is None else f"a {type(model).__name__}"
+        raise ArchitectureError(f"model.arch {arch!r}: {call} returned {found}, expected a torch.nn.Module")
+    return model
+
+
 def memory_format(spec: dict) -> torch.memory_format:
     """The layout a model of `spec` trains fastest in on a CPU (measured by the benchmark suite,
     docs/performance.md): channels_last for `cnn` and `wrn`, whose 3x3 convolutions slide over
     every pixel; the default NCHW for `patch_cnn` (its layers are plain matrix products either
-    way) and `mlp` (no convolutions)."""
+    way), `mlp` (no convolutions) and a user's architecture (whose layers are unknown)."""
     return torch.channels_last if spec["arch"] in ("cnn", "wrn") else torch.contiguous_format
 
 
 def build_model(spec: dict, in_shape, num_classes: int, mean, std) -> nn.Module:
     """Model from the config's `model` section, e.g. {arch: patch_cnn, width: 64, patch: 4} or
-    {arch: wrn, depth: 28, width: 2}, with input normalisation in front."""
+    {arch: wrn, depth: 28, width: 2}, with input normalisation (`mean`, `std`: per channel, [C])
+    in front. It maps float images in [0, 1], [B, C, H, W] (in_shape = (C, H, W)), to logits
+    [B, num_classes].
+
+    A user's architecture, {arch: "package.module:function"}, is function(in_shape, num_classes)
+    with in_shape a tuple (C, H, W), and its module is returned as it is: no normalisation in
+    front. It receives the same float images in [0, 1], [B, C, H, W], and normalises them itself
+    if it needs to; its other keys in `spec` are not passed to it."""
     arch = spec["arch"]
+    if is_user_architecture(arch):
+        return _build_user_model(arch, tuple(int(size) for size in in_shape), int(num_classes))
     if arch == "mlp":
         body = mlp(in_shape, num_classes, spec["width"])
     elif arch == "cnn":
@@ -131,5 +225,7 @@ def build_model(spec: dict, in_shape, num_classes: int, mean, std) -> nn.Module:
     elif arch == "wrn":
         body = wide_resnet(in_shape, num_classes, spec["depth"], spec["width"])
     else:
-        raise ValueError(f"model.arch must be one of {ARCHITECTURES}, got {arch!r}")
+        raise ArchitectureError(
+            f"model.arch must be one of {ARCHITECTURES} or an import path 'package.module:function', got {arch!r}"
+        )
     return nn.Sequential(Normalize(mean, std), body)

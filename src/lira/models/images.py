@@ -14,10 +14,19 @@ from torch.nn import functional as F
 from lira.core.queries import Query
 
 
-def to_float_images(images_uint8: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 [N, C, H, W] -> float32 [N, C, H, W] in [0, 1], channels_last (faster convs on CPU)."""
-    images = torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device)
-    return (images.float() / 255.0).contiguous(memory_format=torch.channels_last)
+def to_float_images(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A pool's inputs as the float32 [N, C, H, W] tensor the models take, on `device`, channels_last
+    (faster convs on CPU): uint8 images [N, C, H, W] become pixels / 255 in [0, 1]; float32 inputs
+    (a user's features as [N, D, 1, 1], lira.workflow.datasets) are already on the user's scale and
+    are copied as they are. Any other dtype is a TypeError: guessing its scale would train on garbage."""
+    if images.dtype == np.uint8:
+        tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+        return (tensor.float() / 255.0).contiguous(memory_format=torch.channels_last)
+    if images.dtype == np.float32:
+        # A copy even on the CPU: training must never write into the caller's array (the pool).
+        tensor = torch.from_numpy(np.ascontiguousarray(images)).to(device, copy=True)
+        return tensor.contiguous(memory_format=torch.channels_last)
+    raise TypeError(f"to_float_images: expected uint8 images or float32 inputs, got {images.dtype}")
 
 
 def shift_images(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, pad: int, mode: str) -> torch.Tensor:

@@ -8,6 +8,7 @@ settings to these functions.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from lira.core import splits
 from lira.core.queries import query_set
 from lira.models import devices, images, querying, training, weights
-from lira.models.architectures import build_model, memory_format
+from lira.models.architectures import ArchitectureError, build_model, memory_format
 from lira.workflow import artifacts, files
 
 
@@ -191,5 +192,87 @@ def query_block(
         train_seconds,
         float(np.mean(train_accuracy)),
         float(np.mean(nonmember_accuracy)),
+    )
+    return info
+
+
+def _arch_label(model_spec: dict) -> str:
+    """model.arch and its settings, for errors: "mlp with width 32", "my_models:net"."""
+    settings = ", ".join(f"{key} {value}" for key, value in model_spec.items() if key != "arch")
+    return f"{model_spec['arch']} with {settings}" if settings else str(model_spec["arch"])
+
+
+def query_target(
+    pool_path,
+    weights_path,
+    logits_path,
+    info_path,
+    seed: int,
+    model_spec: dict,
+    query_settings: dict,
+    compute: dict,
+    threads: int,
+    log: logging.Logger,
+) -> dict:
+    """Query a target model trained outside the workflow, its weights in `weights_path` (a state
+    dict: .safetensors, or torch.save(model.state_dict()); lira.models.weights.load_target_weights),
+    on every pool example under every query of `query_settings`, as query_block queries a block's
+    models, and write its logits, float32 [1, pool, queries, classes] (model 0), with their sidecar
+    (fingerprint, the weights file and its sha256, the model and query settings, the inference
+    seconds and the accuracy on the pool from the identity query). Returns the sidecar's entries.
+
+    The model is build_model(model_spec) for the pool's images and classes, and the weights must
+    fit it exactly (lira.models.weights.fit_target_weights): a built-in architecture's state dict
+    carries its input normalisation (0.mean, 0.std), so those come from the file. The file is
+    read once; its sha256 is of the bytes loaded.
+    """
+    torch.set_num_threads(threads)
+    device = devices.select_device(compute["device"], log)
+    pool = artifacts.load_pool(pool_path)  # its content hash recomputed
+    fingerprint = artifacts.expected_fingerprint(pool_path, seed)
+    try:
+        data = Path(weights_path).read_bytes()
+    except OSError as error:
+        raise artifacts.ArtifactError(f"{weights_path}: unreadable ({error.strerror or error})") from None
+    state = weights.load_target_weights(weights_path, data)
+    num_classes = int(pool["num_classes"])
+    model = build_model(model_spec, pool["x"].shape[1:], num_classes, pool["mean"], pool["std"])
+    weights.fit_target_weights(model, state, weights_path, _arch_label(model_spec))
+    model = model.to(device, memory_format=memory_format(model_spec))
+
+    queries = query_set(query_settings["mirror"], query_settings["shift"], query_settings["stride"])
+    pool_images = images.to_float_images(pool["x"], device)
+    start = time.perf_counter()
+    logits = querying.predict_logits(model, pool_images, queries, query_settings["padding"], compute["eval_batch_size"])
+    inference_seconds = time.perf_counter() - start
+    expected_shape = (len(pool["y"]), len(queries), num_classes)
+    if logits.shape != expected_shape:  # a user's architecture may return anything
+        raise ArchitectureError(
+            f"model.arch {model_spec['arch']!r}: the model gives logits of shape {list(logits.shape[2:])} per "
+            f"image, expected [{num_classes}] (the pool's classes)"
+        )
+    pool_accuracy = float((logits[:, 0].argmax(axis=-1) == pool["y"]).mean())  # query 0: the images as they are
+    stacked = logits[np.newaxis]  # [1, pool, queries, classes]
+    info = {
+        "fingerprint": fingerprint,
+        "models": [0],
+        "queries": len(queries),
+        "source": "weights",
+        "weights": str(weights_path),
+        "weights_sha256": hashlib.sha256(data).hexdigest(),
+        "model": model_spec,
+        "query_settings": query_settings,
+        "inference_seconds": [inference_seconds],
+        "pool_accuracy": pool_accuracy,
+    }
+    artifacts.write_array_with_info(logits_path, info_path, stacked, **info)
+    log.info(
+        "target logits %s from %s for %d queries on %s in %.1f s; accuracy on the pool %.3f",
+        stacked.shape,
+        weights_path,
+        len(queries),
+        device,
+        inference_seconds,
+        pool_accuracy,
     )
     return info

@@ -91,6 +91,23 @@ TABLE_2 = {
 FIGURE_1 = ["global_threshold", "shokri", "song_mittal", "sablayrolles", "watson", "ye", "rmia_online", "lira_offline", "lira_online"]
 
 
+# The attacks of an audit (a target that is not among the shadow models, docs/audit.md): those
+# that score a model against every shadow model. Ye's, Song & Mittal's and Shokri's attacks learn
+# thresholds per target from the target's shadow models among a population, so they stay with the
+# leave-pair-out evaluation.
+AUDIT = [
+    "lira_online",
+    "lira_offline",
+    "lira_online_global_variance",
+    "lira_offline_global_variance",
+    "rmia_online",
+    "rmia_offline",
+    "global_threshold",
+]
+# What an audited target's shadows are: every shadow model (none of them is the target).
+SHADOWS_OF_AN_AUDITED_TARGET = "every shadow model"
+
+
 def table_3(config: dict) -> dict[int, str]:
     """Query count -> attack name of online LiRA on each nested query set the config has."""
     q = config["queries"]
@@ -129,3 +146,17 @@ def settings(name: str, config: dict) -> dict:
     if attack.family == "shokri":
         used.update(statistic="features", seed=config["seed"])
     return used
+
+
+def audit_settings(name: str, config: dict) -> dict:
+    """Every setting that decides audit attack `name`'s output: those of `settings` but the
+    number of targets (the target's own files decide it), with every shadow model as shadows."""
+    used = {key: value for key, value in settings(name, config).items() if key != "targets"}
+    if "shadows" in used:
+        used["shadows"] = SHADOWS_OF_AN_AUDITED_TARGET
+    return used
+
+
+def attack_label(name: str) -> str:
+    """How tables and reports name one of the paper's attacks (not the query-count ones)."""
+    return _paper_attacks()[name].label

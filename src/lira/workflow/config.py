@@ -198,10 +198,30 @@ def _targets(config, _):
     return []
 
 
+def dataset_facts(data: dict) -> dict:
+    """What the dataset holds: image side in pixels (the smaller side; 1 for features), sizes of
+    the training and test splits, and its kind (images or features). For the built-in datasets
+    from DATASETS; for data.dataset npz read from the .npz file's array headers (no data is read:
+    lira.workflow.datasets.describe_npz, which refuses a file that is not one in one line)."""
+    if data["dataset"] != "npz":
+        return {**DATASETS[data["dataset"]], "kind": "images"}
+    from lira.workflow.datasets import describe_npz  # numpy: only for this dataset
+
+    return _npz_facts(str(data["file"]), describe_npz)
+
+
+@functools.lru_cache(maxsize=8)
+def _npz_facts(path: str, describe) -> dict:
+    layout = describe(path)
+    shape = layout["shape"]
+    side = 1 if layout["kind"] == "features" else min(shape[-2:])
+    return {"image_size": side, "train": shape[0], "test": layout.get("test_size", 0), "kind": layout["kind"]}
+
+
 @_reads("data.dataset", "queries.shift", "train.augment.shift")
 def _shifts(config, _):
     dataset = config["data"]["dataset"]
-    side = DATASETS[dataset]["image_size"]
+    side = dataset_facts(config["data"])["image_size"]
     return [
         f"{key}.shift={section['shift']}: must be less than the image size of {dataset} ({side} pixels)"
         for key, section in (("queries", config["queries"]), ("train.augment", config["train"]["augment"]))
@@ -215,7 +235,7 @@ def _queries(config, _):
     mirror, shift, stride = queries["mirror"], queries["shift"], queries["stride"]
     if shift > 0 and shift % stride:
         return [f"queries.stride={stride}: must divide queries.shift ({shift})"]
-    if shift >= DATASETS[config["data"]["dataset"]]["image_size"]:
+    if shift >= dataset_facts(config["data"])["image_size"]:
         return []  # the shift itself is refused (_shifts)
     count = (1 + mirror) * (2 * (shift // stride) + 1) ** 2  # lira.core.queries.query_set's count
     if count > MAX_QUERIES:
@@ -230,7 +250,7 @@ def _queries(config, _):
 @_reads("data.dataset", "data.pool_size", "data.holdout_size")
 def _data_sizes(config, _):
     data = config["data"]
-    facts = DATASETS[data["dataset"]]
+    facts = dataset_facts(data)
     return [
         f"data.{key}={data[key]}: must be at most the size of {data['dataset']}'s {split} split ({facts[split]})"
         for key, split in (("pool_size", "train"), ("holdout_size", "test"))
@@ -238,10 +258,22 @@ def _data_sizes(config, _):
     ]
 
 
-@_reads("data.dataset", "data.directory", "data.download")
+@_reads("data.dataset", "data.directory", "data.download", "data.file")
 def _data_directory(config, _):
     data = config["data"]
     problems = []
+    if data["dataset"] == "npz":
+        if not data.get("file"):
+            return ["data.file=null: dataset npz needs the .npz file that holds your data (docs/datasets.md)"]
+        if data.get("download"):
+            return ["data.download=true: only the built-in datasets can be downloaded, not npz"]
+        try:
+            dataset_facts(data)
+        except ValueError as error:  # DatasetError: one line naming the file
+            return [f"data.file={_value(data['file'])}: {error}"]
+        return []
+    if data.get("file"):
+        problems.append(f"data.file={_value(data['file'])}: only dataset npz reads a file; {data['dataset']} reads data.directory")
     if data["dataset"] != "fashion_mnist" and not data.get("directory"):
         problems.append(
             f"data.directory={_value(data.get('directory'))}: {data['dataset']} needs the folder that holds its files "
@@ -252,21 +284,130 @@ def _data_directory(config, _):
     return problems
 
 
-@_reads("model.arch", "model.width")
-def _width(config, _):
-    arch, width = config["model"]["arch"], config["model"]["width"]
+def is_user_architecture(arch: str) -> bool:
+    """Whether model.arch names the user's own architecture, 'package.module:function'."""
+    return ":" in arch
+
+
+def model_problems(model: dict, key: str, data: dict) -> list[str]:
+    """What is wrong with a `model` section (the shadows' `model`, or `target.model`) beyond the
+    schema: a built-in architecture's width and depth; a user architecture's module must be found
+    (not imported here: it may import torch)."""
+    arch = model["arch"]
+    if is_user_architecture(arch):
+        module = arch.partition(":")[0]
+        if _module_missing(module):
+            return [
+                f"{key}.arch={arch!r}: module {module} not found; it must be importable from the working directory "
+                "or an installed package"
+            ]
+        return []
+    if "width" not in model:
+        return [f"{key}.width: missing; {arch} needs its width (hidden units, channels or widening factor)"]
+    problems = []
+    width = model["width"]
     if width > MAX_WIDTH[arch]:
         widest = ", ".join(f"{name} {most}" for name, most in MAX_WIDTH.items())
-        return [f"model.width={width}: must be at most {MAX_WIDTH[arch]} for {arch} (the widest per architecture: {widest})"]
-    return []
+        problems.append(
+            f"{key}.width={width}: must be at most {MAX_WIDTH[arch]} for {arch} (the widest per architecture: {widest})"
+        )
+    if arch == "wrn" and (model["depth"] - 4) % 6:
+        problems.append(f"{key}.depth={model['depth']}: a wide ResNet's depth must be 6k + 4 (10, 16, 22, 28, ...)")
+    if dataset_facts(data)["kind"] == "features" and arch != "mlp":
+        problems.append(f"{key}.arch={arch}: data of features (not images) needs mlp or your own architecture")
+    return problems
 
 
-@_reads("model.arch", "model.depth")
-def _depth(config, _):
-    model = config["model"]
-    if model["arch"] == "wrn" and (model["depth"] - 4) % 6:
-        return [f"model.depth={model['depth']}: a wide ResNet's depth must be 6k + 4 (10, 16, 22, 28, ...)"]
-    return []
+def _module_missing(module: str) -> bool:
+    """Whether `module` cannot be found from the working directory or the installed packages."""
+    import importlib.util
+    import sys
+
+    added = os.getcwd() not in sys.path
+    if added:
+        sys.path.insert(0, os.getcwd())
+    try:
+        return importlib.util.find_spec(module) is None
+    except (ImportError, ValueError):  # a parent package missing
+        return True
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
+
+
+@_reads("model", "data")
+def _model(config, _):
+    return model_problems(config["model"], "model", config["data"])
+
+
+@_reads("data", "queries", "train.augment")
+def _features(config, _):
+    """Features have no pixels to mirror or shift (docs/datasets.md)."""
+    if dataset_facts(config["data"])["kind"] != "features":
+        return []
+    return [
+        f"{key}.mirror=true: data of features (not images) cannot be mirrored; set it to false"
+        for key, section in (("queries", config["queries"]), ("train.augment", config["train"]["augment"]))
+        if section["mirror"]
+    ]
+
+
+# The target's differences from its shadows that a config may declare (target.mismatch).
+MISMATCHES = ("model", "train")
+
+
+@_reads("target", "model", "train", "seed", "data")
+def _target(config, _):
+    """One form of target; its files exist; a target population is not the shadows again; and
+    any difference from the shadows' model or recipe is declared (target.mismatch)."""
+    target = config.get("target")
+    if target is None:
+        return []
+    forms = [form for form in ("population", "weights", "logits") if form in target]
+    if len(forms) != 1:
+        found = f"found {', '.join('target.' + form for form in forms)}" if forms else "found none"
+        return [f"target: give exactly one of target.population, target.weights, target.logits ({found})"]
+    form, problems = forms[0], []
+    files = [key for key in ("weights", "logits", "membership") if target.get(key)]
+    for key in files:
+        if not Path(target[key]).is_file():
+            problems.append(f"target.{key}={_value(target[key])}: no such file")
+    if form == "logits" and not str(target["logits"]).endswith(".npy"):
+        problems.append(f"target.logits={_value(target['logits'])}: expected a .npy file, float [pool, queries, classes]")
+    if form == "population":
+        if target.get("membership"):
+            problems.append(
+                "target.membership: a target population's members are known from its splits; remove target.membership"
+            )
+        if target["population"]["seed"] == config["seed"]:
+            problems.append(
+                f"target.population.seed={config['seed']}: equals the shadows' seed, which would make every target the "
+                "same split as a shadow model (and with the same model and recipe, its copy); use another seed"
+            )
+    if "model" in target:
+        problems += model_problems(target["model"], "target.model", config["data"])
+    declared = set(target["mismatch"])
+    for key in MISMATCHES:
+        difference = _first_difference(config[key], target.get(key, config[key]), key)
+        if difference and key not in declared:
+            problems.append(
+                f"target.{difference}: the shadows must be trained like the target; declare the difference with "
+                f"target.mismatch: [{key}] to audit it anyway (docs/audit.md)"
+            )
+    return problems
+
+
+def _first_difference(shadows, target, key: str) -> str:
+    """'key.sub=value: the shadows' ... is other' for the first key whose value differs, or ''."""
+    if isinstance(shadows, dict) and isinstance(target, dict):
+        for name in sorted(set(shadows) | set(target)):
+            difference = _first_difference(shadows.get(name), target.get(name), f"{key}.{name}")
+            if difference:
+                return difference
+        return ""
+    if shadows != target:
+        return f"{key}={_value(target)}: the shadows' {key} is {_value(shadows)}"
+    return ""
 
 
 @_reads("data.dataset", "model.arch", "model.patch")
@@ -274,7 +415,7 @@ def _patch(config, _):
     model, dataset = config["model"], config["data"]["dataset"]
     if model["arch"] != "patch_cnn":
         return []
-    size = DATASETS[dataset]["image_size"]
+    size = dataset_facts(config["data"])["image_size"]
     if "patch" not in model:
         return [f"model.patch: missing; patch_cnn needs the patch size, a divisor of the image size ({size})"]
     if size % model["patch"]:
@@ -554,7 +695,8 @@ def _rule_text(error) -> str:
         "uniqueItems": lambda: "must not repeat a value",
         "minLength": lambda: f"must have at least {limit} character(s)",
         "maxLength": lambda: f"must have at most {limit} characters",
-        "pattern": lambda: f"must match {limit}",
+        # patternMeans (this schema's own keyword): the pattern in words, for patterns no one reads
+        "pattern": lambda: f"must be {error.schema['patternMeans']}" if "patternMeans" in error.schema else f"must match {limit}",
     }.get(error.validator)
     return text() if text else error.message
 
@@ -564,3 +706,43 @@ def _type_rule(expected, instance) -> str:
     if "integer" in names and isinstance(instance, float) and instance.is_integer():
         return f"must be an integer, written without a decimal point ({int(instance)}, not {instance})"
     return f"must be of type {' or '.join(names)}"
+
+
+# --- the target of an audit ------------------------------------------------------------------------
+
+
+def target_form(config: dict) -> str | None:
+    """Where the audited target comes from: population, weights, logits, or None (no target)."""
+    target = config.get("target")
+    if target is None:
+        return None
+    return next(form for form in ("population", "weights", "logits") if form in target)
+
+
+def completed_target(config: dict) -> dict:
+    """The config's target section with its model and recipe filled in (the shadows' where it
+    names none) and its declared mismatches sorted: what decides the audit's outputs."""
+    target = copy.deepcopy(config["target"])
+    target.setdefault("model", config["model"])
+    target.setdefault("train", config["train"])
+    target["mismatch"] = sorted(target.get("mismatch", []))
+    return target
+
+
+def population_key(config: dict) -> str:
+    """12 hex digits of sha256 over everything that decides a target population's models: the
+    pool (data settings and the experiment's seed, from which it is drawn), the population's
+    seed, model and recipe. Its files live in results/populations/<key>/, so that every config
+    naming the same population shares them, and any change makes another folder, never
+    overwriting models another config uses."""
+    target = completed_target(config)
+    # Not data.directory: moving the data keeps the population (a pool of other content is refused
+    # by its fingerprint where the population's files are read).
+    data = {key: config["data"].get(key) for key in ("dataset", "file", "pool_size", "holdout_size")}
+    decided = {
+        "pool": {**data, "seed": config["seed"]},
+        "seed": target["population"]["seed"],
+        "model": target["model"],
+        "train": target["train"],
+    }
+    return hashlib.sha256(json.dumps(decided, sort_keys=True).encode()).hexdigest()[:12]
