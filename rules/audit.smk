@@ -10,6 +10,8 @@ rule queries:
         result("queries.json"),
     log:
         result("logs/queries.log"),
+    conda:
+        "../envs/analysis.yaml"
     params:
         queries=setting("queries"),
     script:
@@ -170,7 +172,8 @@ if TARGET_FORM:
     rule audit_report:
         """The audit's report: each attack's thresholds at the configured FPRs as the shadows
         calibrate them and how many examples lie beyond, the ranked most exposed examples, and
-        (membership known) the attack's power on the target next to the shadows' own."""
+        (membership known) the attack's power on the target next to the shadows' own.
+        """
         input:
             attacks=expand(audit("attacks/{attack}.npz"), attack=catalog.AUDIT),
             metrics=(

@@ -90,13 +90,14 @@ USES_GPU = COMPUTE["device"] != "cpu"
 def per_try(setting, rule):
     """A block job's resource, growing with each retry (--retries): try k asks for k times
     compute.<setting>.<rule> (a cluster job that ran out of time or memory gets more); the
-    runtime is per model, times the block's models.
+    runtime is per model, times the block's models (one model: a single target's job).
     """
 
     def resource(wildcards, attempt):
+        block = getattr(wildcards, "block", None)  # a single target's job has none
         per_model = (
-            len(splits.block_models(wildcards.block))
-            if setting == "runtime_minutes"
+            len(splits.block_models(block))
+            if setting == "runtime_minutes" and block
             else 1
         )
         return attempt * per_model * COMPUTE[setting][rule]
@@ -142,6 +143,13 @@ def block_outputs(kind, suffix):
     """One file per block of models, in model order: result("<kind>/<block><suffix>")."""
     return [result(f"{kind}/{block}{suffix}") for block in BLOCKS]
 
+
+# The pool's data file, a parameter of the pool only for data of your own (data.dataset npz): a
+# parameter added for the built-in datasets would rerun their pools, and so every model, made
+# before it existed.
+NPZ_FILE = (
+    {"file": setting("data", "file")} if config["data"]["dataset"] == "npz" else {}
+)
 
 SHADOWS = {
     **{name: result(f"shadows/{name}.npy") for name in STACKED + ["keep"]},

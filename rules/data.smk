@@ -11,12 +11,10 @@ rule pool:
     conda:
         "../envs/torch.yaml"
     params:
+        **NPZ_FILE,
         dataset=setting("data", "dataset"),
         pool_size=setting("data", "pool_size"),
         holdout_size=setting("data", "holdout_size"),
         seed=setting("seed"),
-        # Only for data of your own: a parameter added for the built-in datasets would rerun
-        # their pools (and so every model) made before it existed.
-        **({"file": setting("data", "file")} if config["data"]["dataset"] == "npz" else {}),
     script:
         "../scripts/pool.py"

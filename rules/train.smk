@@ -1,6 +1,7 @@
 rule train:
     """Train the models of block {block} of a population (the shadows, or a target population)
-    one after another in one job, each on its half of the pool (complementary-pair split)."""
+    one after another in one job, each on its half of the pool (complementary-pair split).
+    """
     input:
         pool="{population}/pool.npz",
     output:

@@ -15,7 +15,7 @@ from lira.models import devices, training
 from lira.models.architectures import build_model, memory_format
 from lira.models.images import to_float_images
 from lira.models.querying import predict_logits
-from lira.workflow.datasets import IMAGE_SHAPE, NUM_CLASSES
+from lira.workflow.datasets import input_layout
 
 WARMUP_STEPS = 1
 
@@ -27,7 +27,7 @@ def measure(config: dict, steps: int, log: logging.Logger, started_at: float) ->
     compute, recipe = config["compute"], config["train"]
     torch.set_num_threads(compute["threads"])
     device = devices.select_device("cpu" if compute["device"] == "cpu" else "auto", log)
-    shape, classes = IMAGE_SHAPE[config["data"]["dataset"]], NUM_CLASSES[config["data"]["dataset"]]
+    shape, classes = input_layout(config["data"]["dataset"], config["data"].get("file"))
     rng = np.random.default_rng(0)
     batch = min(recipe["batch_size"], config["data"]["pool_size"] // 2)
 

@@ -33,7 +33,7 @@ import numpy as np
 from lira.core.logit_statistics import STACKED_STATISTICS
 from lira.core.queries import query_set
 from lira.workflow.config import load_config
-from lira.workflow.datasets import IMAGE_SHAPE, NUM_CLASSES
+from lira.workflow.datasets import input_layout
 
 REPO = Path(__file__).resolve().parents[3]
 PER_BLOCK = ("train", "logits")  # rules with one job per block of models
@@ -164,7 +164,7 @@ def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[st
         if benchmark.exists():  # the job's wall time, start-up and saving included
             overheads.append(read_benchmark_seconds(benchmark) - sum(sum(metrics[i]["epoch_seconds"]) for i in models))
     # Logits jobs count only where the file has this config's [models, pool, queries, classes].
-    expected = (config["data"]["pool_size"], query_count(config), NUM_CLASSES[config["data"]["dataset"]])
+    expected = (config["data"]["pool_size"], query_count(config), input_layout(config["data"]["dataset"], config["data"].get("file"))[1])
     inference, logits_overheads, logits_files = [], [], []
     for path in (results / "benchmarks" / "logits").glob("*.tsv"):
         output = results / "logits" / f"{path.stem}.npy"
@@ -274,7 +274,7 @@ def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
     weights (train), logits, and its rows of the stacked statistics and keep masks (shadows)."""
     pool = config["data"]["pool_size"]
     queries = query_count(config)
-    classes = NUM_CLASSES[config["data"]["dataset"]]
+    classes = input_layout(config["data"]["dataset"], config["data"].get("file"))[1]
     sizes = {
         "train": timings.weights_bytes or 0.0,
         "logits": 128 + 4.0 * pool * queries * classes,
@@ -286,7 +286,8 @@ def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
 
 def pool_bytes(config: dict) -> float:
     data = config["data"]
-    return (data["pool_size"] + data["holdout_size"]) * (math.prod(IMAGE_SHAPE[data["dataset"]]) + 8)
+    shape, _ = input_layout(data["dataset"], data.get("file"))
+    return (data["pool_size"] + data["holdout_size"]) * (math.prod(shape) + 8)
 
 
 def human_bytes(size: float) -> str:

@@ -215,7 +215,7 @@ def _npz_facts(path: str, describe) -> dict:
     layout = describe(path)
     shape = layout["shape"]
     side = 1 if layout["kind"] == "features" else min(shape[-2:])
-    return {"image_size": side, "train": shape[0], "test": layout.get("test_size", 0), "kind": layout["kind"]}
+    return {"image_size": side, "train": shape[0], "test": layout["test_count"], "kind": layout["kind"]}
 
 
 @_reads("data.dataset", "queries.shift", "train.augment.shift")

@@ -508,3 +508,17 @@ def make_pool(dataset: Dataset, pool_size: int, holdout_size: int, seed: int) ->
         "std": std,
         "num_classes": np.int64(dataset.num_classes),
     }
+
+
+def input_layout(dataset: str, file=None) -> tuple[tuple[int, ...], int]:
+    """The shape of one example, (C, H, W), and the number of classes of a dataset, without loading
+    its inputs (for planning and calibrating). For an npz file without a num_classes key its
+    labels are read (max + 1)."""
+    if dataset != NPZ:
+        return IMAGE_SHAPE[dataset], NUM_CLASSES[dataset]
+    layout = describe_npz(file)
+    classes = layout["num_classes"]
+    if classes is None:
+        with np.load(file, allow_pickle=False) as arrays:
+            classes = int(max(arrays[key].max() for key in ("labels", "test_labels") if key in arrays.files)) + 1
+    return tuple(layout["shape"][1:]), int(classes)
