@@ -193,6 +193,12 @@ if TARGET_FORM:
             ),
             summary=audit("summary.csv"),
             ranking=audit("most_exposed.csv"),
+            png=report(
+                audit("scores.png"),
+                caption="../report/audit_scores.rst",
+                category="Audit",
+            ),
+            pdf=audit("scores.pdf"),
         log:
             audit("logs/report.log"),
         conda:

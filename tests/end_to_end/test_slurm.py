@@ -243,9 +243,13 @@ def compare_results(ours: Path, theirs: Path) -> int:
 
 
 def test_profiles_name_only_rules_of_the_workflow(tmp_path):
-    """The slurm profile's groups refer to rules that exist (Snakemake ignores unknown names)."""
+    """The slurm profile's groups refer to rules that exist (Snakemake ignores unknown names): those
+    of the default config, and those a target adds (here a target population)."""
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     rules = set(snakemake(tmp_path, "--list-rules").stdout.split())
+    audit = tmp_path / "audit.yaml"
+    audit.write_text("target: {name: t, population: {models: 2, seed: 1}}\n")
+    rules |= set(snakemake(tmp_path, "--list-rules", configfile=audit).stdout.split())
     profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
     grouped = {entry.split("=")[0] for entry in profile["groups"]}
     assert grouped <= rules and {"train", "logits"} <= grouped

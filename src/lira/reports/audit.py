@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from lira.core import metrics
+from lira.reports import plots
 from lira.workflow import artifacts, catalog, files
 
 # The attack the ranking and the headline use: the paper's strongest.
@@ -132,24 +133,28 @@ def headline(rows: list[dict], description: dict, has_membership: bool) -> list[
     return lines
 
 
-def write_audit_report(inputs, outputs, name: str, experiment: str, fprs, seed: int, log: logging.Logger) -> None:
+def write_audit_report(
+    inputs, outputs, name: str, experiment: str, fprs, seed: int, label: str, log: logging.Logger
+) -> None:
     """audits/<name>/: summary.csv (calibration_rows of every audit attack), most_exposed.csv
-    (ranking by LiRA online) and report.md (the statements, the table, the top of the ranking)."""
+    (ranking by LiRA online), report.md (the statements, the table, the top of the ranking) and
+    scores.{png,pdf} (plots.audit_figure; `label` names the experiment and config in its footer)."""
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
     pool = artifacts.load_pool(inputs.pool)
     targets = artifacts.load_npz(inputs.targets, fingerprint)
     description = json.loads(str(targets["description"]))
     has_membership = "is_member" in targets
     audited = {path: artifacts.load_json(path, fingerprint, hashed=True) for path in inputs.metrics}
-    rows, headline_scores = [], None
+    rows, headline_scores, headline_shadows = [], None, None
     for attack_path, shadow_path, matched_path in zip(inputs.attacks, inputs.shadow_attacks, inputs.shadow_metrics, strict=True):
         attack = Path(attack_path).stem
         target = _scores(attack_path, fingerprint)
         matched = artifacts.load_json(matched_path, fingerprint, hashed=True)
         own = next((value for path, value in audited.items() if Path(path).stem == attack), None)
-        rows += calibration_rows(attack, _scores(shadow_path, fingerprint), target, fprs, matched, own)
+        shadow = _scores(shadow_path, fingerprint)
+        rows += calibration_rows(attack, shadow, target, fprs, matched, own)
         if attack == HEADLINE:
-            headline_scores = target
+            headline_scores, headline_shadows = target, shadow
     summary = pd.DataFrame(rows)
     with files.atomic_path(outputs.summary) as temporary:
         summary.to_csv(temporary, index=False)
@@ -159,6 +164,14 @@ def write_audit_report(inputs, outputs, name: str, experiment: str, fprs, seed: 
     ranked = ranking(*headline_scores, pool, thresholds)
     with files.atomic_path(outputs.ranking) as temporary:
         ranked.to_csv(temporary, index=False)
+    rocs = None
+    if has_membership:
+        rocs = {
+            "this target": metrics.roc_curve(*headline_scores),
+            "the shadows (matched)": metrics.roc_curve(*headline_shadows),
+        }
+    title = f"Audit {name}: {catalog.attack_label(HEADLINE)}"
+    plots.save(plots.audit_figure(headline_shadows, headline_scores, thresholds, rocs, title), [outputs.png, outputs.pdf], label)
 
     form = description["form"]
     source = {"population": f"a population of {description['models']} models trained by the workflow (seed "
@@ -181,6 +194,8 @@ def write_audit_report(inputs, outputs, name: str, experiment: str, fprs, seed: 
         f"## The {min(20, len(ranked))} most exposed examples ({catalog.attack_label(HEADLINE)})",
         "",
         _markdown_table(ranked.head(20)),
+        "",
+        "![scores](scores.png)",
         "",
         "Thresholds come from the shadows' own leave-pair-out scores (each shadow attacked with N - 2 shadows; the "
         "target is attacked with all N). The full ranking is most_exposed.csv; every number, summary.csv.",

@@ -116,3 +116,48 @@ def save(figure, paths, label: str | None = None) -> None:
         with atomic_path(path) as temporary:
             figure.savefig(temporary, format=kind, dpi=150, metadata=metadata or None)
     plt.close(figure)
+
+
+def audit_figure(shadows: tuple, target: tuple, thresholds: dict, rocs: dict | None, title: str):
+    """An audit at a glance. Left: the distributions of an attack's scores (density, log axis) of
+    the shadows' members and non-members (their leave-pair-out scores: shadows = (scores,
+    is_member)) and of the target's examples (target = (scores, is_member or None): its members and
+    non-members apart where known), with the calibrated thresholds (label -> score) as lines.
+    Right, given `rocs` (name -> Roc, e.g. the target's and the matched case's): their log-log ROC."""
+    _theme()
+    panels = 2 if rocs else 1
+    figure, axes_row = plt.subplots(1, panels, figsize=(5.5 * panels, 4.2), squeeze=False)
+    axes = axes_row[0][0]
+    shadow_scores, shadow_member = shadows
+    target_scores, target_member = target
+    bins = np.histogram_bin_edges(np.r_[shadow_scores.ravel(), target_scores.ravel()], bins=80)
+    colours = sns.color_palette("colorblind", 4)
+    groups = [(shadow_scores[shadow_member], "shadows' members", colours[0], "step"),
+              (shadow_scores[~shadow_member], "shadows' non-members", colours[1], "step")]  # fmt: skip
+    if target_member is None:
+        groups.append((target_scores.ravel(), "target's examples", "black", "stepfilled"))
+    else:
+        groups += [(target_scores[target_member], "target's members", colours[2], "stepfilled"),
+                   (target_scores[~target_member], "target's non-members", colours[3], "stepfilled")]  # fmt: skip
+    for values, label, colour, kind in groups:
+        axes.hist(values, bins=bins, density=True, histtype=kind, alpha=0.35 if kind == "stepfilled" else 1.0,
+                  color=colour, label=label, linewidth=1.2)  # fmt: skip
+    for row, (label, threshold) in enumerate(thresholds.items()):  # one text line each: thresholds lie close
+        axes.axvline(threshold, color="grey", linestyle="--", linewidth=1)
+        height = 0.98 - 0.06 * row
+        axes.text(threshold, height, f" {label} FPR", transform=axes.get_xaxis_transform(), fontsize=7, va="top", color="grey")
+    axes.set(yscale="log", xlabel="LiRA online score", ylabel="density")
+    axes.legend(fontsize="x-small", loc="lower left")
+    if rocs:
+        roc_axes = axes_row[0][1]
+        smallest = min(1.0 / roc.n_negative for roc in rocs.values())
+        for (name, roc), colour in zip(rocs.items(), sns.color_palette("colorblind", len(rocs))):
+            roc_axes.plot(np.maximum(roc.fpr, smallest), np.maximum(roc.tpr, smallest), color=colour,
+                          label=f"{name} (AUC {auc(roc):.3f})")  # fmt: skip
+        roc_axes.plot([smallest, 1], [smallest, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+        roc_axes.set(xscale="log", yscale="log", xlim=(smallest, 1), ylim=(smallest, 1))
+        roc_axes.set(xlabel="False positive rate", ylabel="True positive rate")
+        roc_axes.legend(loc="lower right", fontsize="x-small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

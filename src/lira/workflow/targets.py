@@ -199,18 +199,17 @@ def target_statistics(inputs, output_path, form: str, seed: int, target: dict, l
         if is_member is not None:
             description.update(membership=str(target["membership"]), membership_sha256=artifacts.file_sha256(inputs.membership))
 
-    stacks = {name: np.empty((n_targets, len(labels), 0), np.float32) for name in STACKED_STATISTICS}
-    first = 0
+    stacks, first = None, 0  # stacks: name -> float32 [T, pool, queries], allocated from the first file's shape
     for path, info_path in blocks:
         info = artifacts.load_json(info_path, expected)
         models = info.get("models", [])
         shape = (len(models), len(labels), info.get("queries"), n_classes)
         logits, info = artifacts.load_array_with_info(path, info_path, expected, "logits", shape)
-        if first == 0:
+        if stacks is None:
             stacks = {name: np.empty((n_targets, len(labels), shape[2]), np.float32) for name in STACKED_STATISTICS}
         rows = slice(first, first + len(models))
         write_stacked_statistics(stacks, rows, logits, labels)
-        for name in STACKED_STATISTICS:
+        for name in STACKED_STATISTICS:  # finite logits can still give statistics beyond float32's range
             artifacts.check_array(path, name, stacks[name][rows])
         for source in ("weights", "logits"):
             if f"{source}_sha256" in info:
