@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from conftest import planned_jobs, snakemake, tiny_config, write_config
 from formats import CodeRunningPickle, snapshot
 from safetensors.torch import save_file
@@ -35,7 +34,13 @@ pytestmark = pytest.mark.workflow
 
 RESULTS = Path("results/tiny")
 TARGET = 6  # the model of run A audited as a target from outside
-EXACT = ("lira_online", "lira_offline", "lira_online_global_variance", "lira_offline_global_variance", "global_threshold")
+EXACT = (
+    "lira_online",
+    "lira_offline",
+    "lira_online_global_variance",
+    "lira_offline_global_variance",
+    "global_threshold",
+)
 RMIA = ("rmia_online", "rmia_offline")
 TINY_NETS = '''"""A user architecture for the tests (model.arch: "tiny_nets:small_mlp")."""
 
@@ -50,7 +55,11 @@ def small_mlp(input_shape, num_classes):
 
 def refusals(text: str) -> list[str]:
     """The one-line refusals a job prints for a file the user gave (lira.workflow.files.ReportedError)."""
-    return [line for line in text.splitlines() if line.startswith(("TargetError: ", "ArtifactError: ", "ArchitectureError: "))]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith(("TargetError: ", "ArtifactError: ", "ArchitectureError: "))
+    ]
 
 
 def job_outputs(text: str, rule: str) -> list[str]:
@@ -168,7 +177,12 @@ def test_a_model_audited_from_outside_scores_as_it_did_among_the_shadows(run_a, 
 
 
 def recipe_config(data_directory: Path, **target) -> dict:
-    config = tiny_config(data_directory, shadow_models=4, models_per_job=4, **{"attack.targets": 4, "model": {"arch": "tiny_nets:small_mlp"}})
+    config = tiny_config(
+        data_directory,
+        shadow_models=4,
+        models_per_job=4,
+        **{"attack.targets": 4, "model": {"arch": "tiny_nets:small_mlp"}},
+    )
     config["target"] = {
         "name": "recipe",
         "population": {"models": 2, "seed": 1},
@@ -202,7 +216,7 @@ def test_a_user_architecture_population_is_trained_queried_and_audited(recipe_ru
     assert description["form"] == "population" and description["models"] == 2 and description["seed"] == 1
     assert description["model"]["arch"] == "tiny_nets:small_mlp" and description["train"]["epochs"] == 2
     assert description["mismatch_declared"] == ["train"]
-    assert targets["is_member"].shape == (2, pool_size)
+    np.testing.assert_array_equal(targets["is_member"], splits.keep_matrix(1, 2, pool_size))  # its own splits
 
     # The attack's power on the mismatched targets, next to the matched case (the shadows' own).
     summary = pd.read_csv(audit / "summary.csv")
