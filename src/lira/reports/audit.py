@@ -180,8 +180,10 @@ def write_audit_report(
     lines = [
         f"# Audit {name} (experiment {experiment})",
         "",
-        f"Target: {source}; membership {'known' if has_membership else 'unknown (an audit without ground truth)'}."
-        f" Declared differences from the shadows: {', '.join(description['mismatch_declared']) or 'none'}.",
+        (
+            f"Target: {source}; membership {'known' if has_membership else 'unknown (an audit without ground truth)'}."
+            f" Declared differences from the shadows: {', '.join(description['mismatch_declared']) or 'none'}."
+        ),
         "",
         f"## {catalog.attack_label(HEADLINE)}",
         "",
@@ -197,8 +199,10 @@ def write_audit_report(
         "",
         "![scores](scores.png)",
         "",
-        "Thresholds come from the shadows' own leave-pair-out scores (each shadow attacked with N - 2 shadows; the "
-        "target is attacked with all N). The full ranking is most_exposed.csv; every number, summary.csv.",
+        (
+            "Thresholds come from the shadows' own leave-pair-out scores (each shadow attacked with N - 2 shadows; "
+            "the target is attacked with all N). The full ranking is most_exposed.csv; every number, summary.csv."
+        ),
     ]
     files.write_text(outputs.report, "\n".join(lines) + "\n")
     log.info("audit %s: %d rows, %d ranked examples", name, len(summary), len(ranked))
