@@ -207,7 +207,10 @@ def dataset_facts(data: dict) -> dict:
         return {**DATASETS[data["dataset"]], "kind": "images"}
     from lira.workflow.datasets import describe_npz  # numpy: only for this dataset
 
-    return _npz_facts(str(data["file"]), describe_npz)
+    try:
+        return _npz_facts(str(data["file"]), describe_npz)
+    except (KeyError, ValueError):  # no file, or not one: _data_directory says so, once; nothing to check against
+        return {"image_size": math.inf, "train": math.inf, "test": math.inf, "kind": "images"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -264,11 +267,13 @@ def _data_directory(config, _):
     problems = []
     if data["dataset"] == "npz":
         if not data.get("file"):
-            return ["data.file=null: dataset npz needs the .npz file that holds your data (docs/datasets.md)"]
+            return ["data.file: missing; dataset npz needs the .npz file that holds your data (docs/datasets.md)"]
         if data.get("download"):
             return ["data.download=true: only the built-in datasets can be downloaded, not npz"]
+        from lira.workflow.datasets import describe_npz
+
         try:
-            dataset_facts(data)
+            _npz_facts(str(data["file"]), describe_npz)
         except ValueError as error:  # DatasetError: one line naming the file
             return [f"data.file={_value(data['file'])}: {error}"]
         return []
@@ -416,6 +421,8 @@ def _patch(config, _):
     if model["arch"] != "patch_cnn":
         return []
     size = dataset_facts(config["data"])["image_size"]
+    if math.isinf(size):  # an npz file not read (refused on its own line)
+        return []
     if "patch" not in model:
         return [f"model.patch: missing; patch_cnn needs the patch size, a divisor of the image size ({size})"]
     if size % model["patch"]:
