@@ -151,7 +151,7 @@ def user_architecture(arch: str):
         )
     module_name, _, function_name = arch.partition(":")
     where = os.getcwd()
-    if where not in sys.path:
+    if not sys.path or sys.path[0] != where:  # first: before an installed package of the same name
         sys.path.insert(0, where)
     try:
         module = importlib.import_module(module_name)

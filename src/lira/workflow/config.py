@@ -328,16 +328,15 @@ def _module_missing(module: str) -> bool:
     import importlib.util
     import sys
 
-    added = os.getcwd() not in sys.path
-    if added:
-        sys.path.insert(0, os.getcwd())
+    # First on the path, as the job that imports it puts it (lira.models.architectures): a package
+    # of the working directory is found before an installed one of the same name.
+    sys.path.insert(0, os.getcwd())
     try:
         return importlib.util.find_spec(module) is None
     except (ImportError, ValueError):  # a parent package missing
         return True
     finally:
-        if added:
-            sys.path.remove(os.getcwd())
+        sys.path.pop(0)
 
 
 @_reads("model", "data")
