@@ -11,32 +11,31 @@
 configfile: "config.yaml"
 
 
-report: "report/workflow.rst"
+# A grid of experiments (config `grid`, docs/grids.md): one instance of the experiment per
+# point, and the table and figure across them. Otherwise, one experiment.
+if "grid" in config:
 
+    include: "rules/grid.smk"
 
-include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/train.smk"
-include: "rules/logits.smk"
-include: "rules/shadows.smk"
-include: "rules/fit.smk"
-include: "rules/attack.smk"
-include: "rules/evaluate.smk"
-include: "rules/tables.smk"
-include: "rules/figure.smk"
-include: "rules/manifest.smk"
-include: "rules/audit.smk"
+    rule all:
+        """The table and figure across the grid's points, and every point's whole experiment."""
+        default_target: True
+        input:
+            rules.grid.output,
 
+else:
 
-rule all:
-    """Tables I-III, every figure, the metrics of every attack, the manifest, the query list, and
-    the audit of the target if the config names one."""
-    default_target: True
-    input:
-        rules.tables.output,
-        rules.figure_roc.output,
-        rules.figure_shadow_count.output,
-        rules.figure_examples.output,
-        rules.manifest.output,
-        rules.queries.output,
-        rules.audit_report.output if TARGET_FORM else [],
+    include: "rules/experiment.smk"
+
+    rule all:
+        """Tables I-III, every figure, the metrics of every attack, the manifest, the query list, and
+        the audit of the target if the config names one."""
+        default_target: True
+        input:
+            rules.tables.output,
+            rules.figure_roc.output,
+            rules.figure_shadow_count.output,
+            rules.figure_examples.output,
+            rules.manifest.output,
+            rules.queries.output,
+            rules.audit_report.output if TARGET_FORM else [],

@@ -166,6 +166,7 @@ if TARGET_FORM:
             fprs=setting("evaluate", "fprs"),
             bootstrap=setting("evaluate", "bootstrap"),
             seed=setting("seed"),
+            delta=(TARGET["train"].get("dp") or {}).get("delta", EPSILON_DELTA),
         script:
             "../scripts/evaluate.py"
 

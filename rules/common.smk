@@ -82,6 +82,10 @@ ATTACKS = list(catalog.attacks(config))
 # The per-example statistics the shadows step stacks (lira.core.logit_statistics).
 STACKED = list(logit_statistics.STACKED_STATISTICS)
 
+# The delta of the epsilon an attack's scores prove (evaluate): the recipe's, for DP-SGD
+# (train.dp.delta), else lira.workflow.config.EPSILON_DELTA.
+EPSILON_DELTA = config["train"].get("dp", {}).get("delta", lira_config.EPSILON_DELTA)
+
 # The GPU resource makes `--resources gpu=K` and SLURM's --gpus see the jobs that need a device.
 COMPUTE = config["compute"]
 USES_GPU = COMPUTE["device"] != "cpu"

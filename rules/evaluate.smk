@@ -17,5 +17,6 @@ rule evaluate:
         fprs=setting("evaluate", "fprs"),
         bootstrap=setting("evaluate", "bootstrap"),
         seed=setting("seed"),
+        delta=EPSILON_DELTA,
     script:
         "../scripts/evaluate.py"

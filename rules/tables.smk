@@ -3,6 +3,7 @@ rule tables:
     input:
         metrics=expand(result("metrics/{attack}.json"), attack=ATTACKS),
         pool=result("pool.npz"),
+        models=block_outputs("models", ".json"),
     output:
         csv=report(
             result("metrics.csv"),

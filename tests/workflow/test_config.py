@@ -40,7 +40,7 @@ DELETE = object()
 # (key to set, value, what the line must name besides the key: the value as shown and what is allowed)
 BAD = [
     ("shadow_model", 8, ["shadow_model: unknown key", "did you mean 'shadow_models'"]),
-    ("train.learning_rate", 0.1, ["train.learning_rate: unknown key", "allowed here: augment, batch_size, epochs, lr"]),
+    ("train.learning_rate", 0.1, ["train.learning_rate: unknown key", "allowed here: augment, batch_size, dp, epochs, lr"]),
     ("shadow_models", 7, ["shadow_models=7", "must be a multiple of 2"]),
     ("shadow_models", 2, ["shadow_models=2", "must be >= 4"]),
     ("shadow_models", "8", ["shadow_models='8'", "must be of type integer"]),

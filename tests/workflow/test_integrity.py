@@ -79,7 +79,7 @@ def attack(p, settings=LIRA, output="attack"):
 
 
 def evaluate(p):
-    steps.evaluate_attack(p["attack"], p["pool"], p["metrics"], "lira_online", FPRS, 20, SEED, LOG)
+    steps.evaluate_attack(p["attack"], p["pool"], p["metrics"], "lira_online", FPRS, 20, SEED, 1e-5, LOG)
 
 
 def tables(p):
@@ -89,7 +89,7 @@ def tables(p):
         outputs.update({f"{key}_{kind}": p["tables"] / f"{key}.{kind}" for kind in ("csv", "md", "tex")})
     config = tiny_config(Path("unused"))
     write_tables(
-        Named(metrics=[p["metrics"]], pool=p["pool"]), Named(outputs), config, "fashion_mnist", "x", FPRS, SEED, LOG
+        Named(metrics=[p["metrics"]], pool=p["pool"], models=[]), Named(outputs), config, "fashion_mnist", "x", FPRS, SEED, LOG
     )
 
 

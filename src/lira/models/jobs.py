@@ -105,6 +105,8 @@ def train_block(
                 "threads": threads,
                 # What the timings depend on, for lira.tools.plan to use them only for the same settings.
                 "settings": {"model": model_spec, "train": recipe},
+                # DP-SGD: the guarantee the recipe gives (lira.models.dp_sgd); absent without train.dp.
+                **({"privacy": result.privacy} if result.privacy else {}),
             }
         )
         states[model_index] = {name: tensor.cpu() for name, tensor in model.state_dict().items()}

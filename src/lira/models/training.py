@@ -36,6 +36,8 @@ class TrainResult:
     epoch_loss: list[float] = field(default_factory=list)  # mean training loss per epoch
     epoch_seconds: list[float] = field(default_factory=list)
     resumed_from_epoch: int = 0  # epochs restored from a checkpoint (0: trained from scratch)
+    # DP-SGD only (lira.models.dp_sgd): its settings, sample rate, steps and guaranteed epsilon.
+    privacy: dict | None = None
 
 
 # Version of the saved state's layout: a checkpoint of another layout is ignored, not misread.
@@ -212,8 +214,6 @@ def train(
     `checkpoint`. The checkpoint is left in place: remove it once the weights are saved."""
     device = images.device
     generator = torch.Generator(device=device).manual_seed(seed)
-    # Nesterov momentum whenever there is momentum (the paper's recipe); plain SGD without.
-    optimizer = NesterovSGD(model.parameters(), momentum=recipe["momentum"], weight_decay=recipe["weight_decay"])
     n = images.shape[0]
     batch_size = min(recipe["batch_size"], n)
     steps_per_epoch = math.ceil(n / batch_size)
@@ -222,12 +222,24 @@ def train(
     precision = recipe.get("precision", "float32")
     if precision not in ("float32", "bfloat16"):
         raise ValueError(f"train.precision must be float32 or bfloat16, got {precision!r}")
+    dp_sgd = None
+    if recipe.get("dp"):
+        from lira.models.dp_sgd import DPSGD  # Opacus: only for DP recipes
+
+        # Its noise has a seed of its own, derived from the model's.
+        dp_sgd = DPSGD(model, recipe, n, noise_seed=seed ^ 0xD9, device=device)
+    else:
+        # Nesterov momentum whenever there is momentum (the paper's recipe); plain SGD without.
+        optimizer = NesterovSGD(model.parameters(), momentum=recipe["momentum"], weight_decay=recipe["weight_decay"])
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     result = TrainResult()
     state = checkpoint.load(log) if checkpoint is not None else None
     if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        if dp_sgd is None:
+            optimizer.load_state_dict(state["optimizer"])
+        else:
+            dp_sgd.load(state)  # its optimizer's state and its noise generator's
         generator.set_state(state["generator"])
         result.epoch_loss = state["epoch_loss"].tolist()
         result.epoch_seconds = state["epoch_seconds"].tolist()
@@ -236,17 +248,25 @@ def train(
     model.train()
     for epoch in range(result.resumed_from_epoch + 1, recipe["epochs"] + 1):
         start = time.perf_counter()
-        order = torch.randperm(n, generator=generator, device=device)
         total_loss = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
-            batch = order[step * batch_size : (step + 1) * batch_size]
-            inputs = random_augment(images[batch], augment["mirror"], augment["shift"], augment["padding"], generator)
-            with autocast:
-                loss = F.cross_entropy(model(inputs), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step(cosine_lr(recipe["lr"], (epoch - 1) * steps_per_epoch + step, total_steps))
-            total_loss += loss.detach() * batch.numel()
+        if dp_sgd is not None:
+            for step in range(steps_per_epoch):
+                batch = dp_sgd.sample(n, generator)  # Poisson: the sampling the accountant assumes
+                inputs = random_augment(images[batch], augment["mirror"], augment["shift"], augment["padding"], generator)
+                lr = cosine_lr(recipe["lr"], (epoch - 1) * steps_per_epoch + step, total_steps)
+                total_loss += dp_sgd.step(inputs, labels[batch], lr)
+            # Each example is drawn once per epoch on average: the summed losses over n estimate the mean.
+        else:
+            order = torch.randperm(n, generator=generator, device=device)
+            for step in range(steps_per_epoch):
+                batch = order[step * batch_size : (step + 1) * batch_size]
+                inputs = random_augment(images[batch], augment["mirror"], augment["shift"], augment["padding"], generator)
+                with autocast:
+                    loss = F.cross_entropy(model(inputs), labels[batch])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step(cosine_lr(recipe["lr"], (epoch - 1) * steps_per_epoch + step, total_steps))
+                total_loss += loss.detach() * batch.numel()
         result.epoch_loss.append(float(total_loss) / n)
         result.epoch_seconds.append(time.perf_counter() - start)
         _log(log, "epoch %d loss %.4f (%.2f s)", epoch, result.epoch_loss[-1], result.epoch_seconds[-1])
@@ -258,11 +278,14 @@ def train(
             checkpoint.save(
                 {
                     "model": {k: v.cpu() for k, v in model.state_dict().items()},
-                    "optimizer": optimizer.state_dict(),
+                    **({"optimizer": optimizer.state_dict()} if dp_sgd is None else dp_sgd.state()),
                     "generator": generator.get_state(),
                     "epoch_loss": torch.tensor(result.epoch_loss, dtype=torch.float64),
                     "epoch_seconds": torch.tensor(result.epoch_seconds, dtype=torch.float64),
                 }
             )
             _log(log, "checkpoint after epoch %d: %s", epoch, checkpoint.path)
+    if dp_sgd is not None:
+        dp_sgd.close()
+        result.privacy = dp_sgd.guarantee(recipe["epochs"] * steps_per_epoch, recipe["dp"])
     return result

@@ -161,3 +161,22 @@ def audit_figure(shadows: tuple, target: tuple, thresholds: dict, rocs: dict | N
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def grid_figure(panels: dict[str, dict[str, Roc]], title: str):
+    """Log-log ROCs of a grid's points: one panel per key of `panels` (e.g. a noise level), one
+    curve per point in it (label -> Roc, e.g. a clipping norm), AUC in the legend."""
+    _theme()
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for axes, (panel, curves) in zip(axes_row[0], panels.items()):
+        smallest = min(1.0 / roc.n_negative for roc in curves.values())
+        for (label, roc), colour in zip(curves.items(), sns.color_palette("colorblind", len(curves))):
+            axes.plot(np.maximum(roc.fpr, smallest), np.maximum(roc.tpr, smallest), color=colour,
+                      label=f"{label} (AUC {auc(roc):.3f})")  # fmt: skip
+        axes.plot([smallest, 1], [smallest, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+        axes.set(xscale="log", yscale="log", xlim=(smallest, 1), ylim=(smallest, 1), title=panel or None)
+        axes.set(xlabel="False positive rate", ylabel="True positive rate")
+        axes.legend(loc="lower right", fontsize="x-small")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

@@ -31,6 +31,9 @@ def metrics_frame(results: list[dict]) -> pd.DataFrame:
             row[f"{key}_target_std"] = pd.Series(measured, dtype=float).std(ddof=0) if measured else math.nan
         row["targets"] = result["targets"]
         row["min_fpr"] = result["min_fpr"]
+        bound = result.get("epsilon_lower_bound") or {}
+        row["epsilon_lower_bound"] = bound.get("epsilon", math.nan)
+        row["epsilon_delta"] = bound.get("delta", math.nan)
         row["settings"] = json.dumps(result["settings"], sort_keys=True)
         rows[result["attack"]] = row
     frame = pd.DataFrame.from_dict(rows, orient="index").astype({"settings": str})
@@ -81,6 +84,7 @@ def all_attacks_table(frame: pd.DataFrame, fprs, labels: dict[str, str]) -> pd.D
         cells["AUC"] = auc_cell(row)
         cells["balanced acc. %"] = percent(row["balanced_accuracy"])
         cells["non-members"] = int(row["non_members"])
+        cells["ε proved"] = "" if _is_missing(row.get("epsilon_lower_bound")) else f"{row['epsilon_lower_bound']:.2f}"
         rows.append(cells)
     return pd.DataFrame(rows)
 
@@ -172,6 +176,28 @@ def latex(table: pd.DataFrame, caption: str = "", label: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def recipe_guarantee(models_paths, fingerprint: str) -> dict | None:
+    """What the shadow models' recipe guarantees, as models/<block>.json record it
+    (lira.models.dp_sgd): the dp settings and epsilon, or None for a recipe without DP-SGD."""
+    for path in models_paths:
+        for model in artifacts.load_json(path, fingerprint).get("models", []):
+            return model.get("privacy")
+    return None
+
+
+def epsilon_note(guarantee: dict | None, delta: float) -> str:
+    """The caption's sentence on epsilon: what each attack proves next to what the recipe guarantees."""
+    proved = (
+        f"'ε proved': the epsilon each attack's scores prove at δ = {delta:g} with 95 % confidence, a lower bound "
+        "for this attack on these data, not an audit of the training (docs/privacy.md)"
+    )
+    if guarantee is None:
+        return f"{proved}; the recipe has no DP-SGD and guarantees nothing (ε = ∞)."
+    sigma, clip = guarantee["noise_multiplier"], guarantee["max_grad_norm"]
+    epsilon = "∞ (no noise)" if guarantee["epsilon"] is None else f"{guarantee['epsilon']:.3g}"
+    return f"{proved}; the recipe, DP-SGD with σ = {sigma:g} and C = {clip:g}, guarantees ε = {epsilon} at δ = {guarantee['delta']:g}."
+
+
 def write_tables(inputs, outputs, config: dict, dataset: str, experiment: str, fprs, seed: int, log) -> None:
     """The tables job: metrics/*.json (inputs.metrics) -> metrics.csv/.md (outputs.csv, .markdown)
     and Tables I-III as CSV, Markdown and LaTeX (outputs.table{1,2,3}_{csv,md,tex}), with
@@ -198,7 +224,10 @@ def write_tables(inputs, outputs, config: dict, dataset: str, experiment: str, f
     with files.atomic_path(outputs.csv) as temporary:
         frame.to_csv(temporary, float_format="%.6g")
     all_attacks = all_attacks_table(frame, fprs, full_labels)
-    files.write_text(outputs.markdown, markdown(all_attacks, note))
+    deltas = frame["epsilon_delta"].dropna()
+    guarantee = recipe_guarantee(inputs.models, fingerprint)
+    proved = f" {epsilon_note(guarantee, float(deltas.iloc[0]))}" if len(deltas) else ""
+    files.write_text(outputs.markdown, markdown(all_attacks, note + proved))
 
     made = {
         "table1": (table_1(frame, labels, dataset), "Table I: attacks compared at low FPR"),
@@ -213,6 +242,7 @@ def write_tables(inputs, outputs, config: dict, dataset: str, experiment: str, f
         files.write_text(latex_path, latex(table, f"{title}. {note}", label=f"tab:{key}"))
     files.write_json(
         outputs.settings,
-        {"experiment": experiment, "config_hash": config_hash(config), "fingerprint": fingerprint, "attacks": settings},
+        {"experiment": experiment, "config_hash": config_hash(config), "fingerprint": fingerprint, "attacks": settings,
+         **({"privacy": guarantee} if guarantee else {})},  # fmt: skip
     )
     log.info("\n%s", all_attacks.to_string())

@@ -451,7 +451,15 @@ def main(argv: list[str] | None = None) -> int:
     for path in configfiles:
         command += ["--configfile", str(path)]
     everything, pending = job_counts(command)
+    if "grid" in config:
+        print(plan_grid(args, config, everything, pending))
+        return 0
+    print(plan_experiment(args, config, configfiles, everything, pending))
+    return 0
 
+
+def plan_experiment(args, config: dict, configfiles: list[Path], everything: dict, pending: dict) -> str:
+    """The report of one experiment, its timings from past runs, a saved calibration or a new one."""
     results = args.directory / "results" / config["experiment"]
     saved = results / "benchmarks" / "calibration.json"
     timings, ignored = (None, []) if args.calibrate else from_past_runs(results, config)
@@ -465,8 +473,38 @@ def main(argv: list[str] | None = None) -> int:
         timings = calibrate(arguments, saved)
     if timings is not None:
         timings.notes[:0] = ignored
-    print(report(config, configfiles, everything, pending, timings, args.devices))
-    return 0
+    return report(config, configfiles, everything, pending, timings, args.devices)
+
+
+def plan_grid(args, config: dict, everything: dict, pending: dict) -> str:
+    """A grid (lira.workflow.grids): each point planned as its own experiment (its jobs are the
+    grid's jobs named <point>_<rule>; its timings its own, or a calibration of its config), and
+    the device-hours of all of them together."""
+    import tempfile
+
+    import yaml
+
+    from lira.workflow import grids
+
+    sections, total = [], 0.0
+    for point in grids.points(config):
+        own = {rule[len(point.rule_prefix) :]: count for rule, count in everything.items() if rule.startswith(point.rule_prefix)}
+        left = {rule[len(point.rule_prefix) :]: count for rule, count in pending.items() if rule.startswith(point.rule_prefix)}
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+            yaml.safe_dump(point.config, handle)  # the point's whole config, for a calibration of it
+        text = plan_experiment(args, point.config, [Path(handle.name)], own, left)
+        Path(handle.name).unlink()
+        sections.append(f"== grid point {point.name} ==\n{text.replace(handle.name, 'its config')}")
+        for line in text.splitlines():
+            if line.strip().startswith("total ") and "-hours" in line:
+                total += float(line.split()[1])
+    grid_jobs = {rule: count for rule, count in pending.items() if not any(rule.startswith(p.rule_prefix) for p in grids.points(config))}
+    sections.append(
+        f"== the whole grid ({len(sections)} points) ==\n  about {total:.2f} device-hours left to run; about "
+        f"{human_seconds(3600 * total / args.devices)} of wall time on {args.devices} device(s); jobs across "
+        f"the points: {grid_jobs or 'none left'}"
+    )
+    return "\n\n".join(sections)
 
 
 if __name__ == "__main__":

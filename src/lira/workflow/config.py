@@ -42,6 +42,10 @@ DATASETS = {
     "cifar100": {"image_size": 32, "train": 50000, "test": 10000},
 }
 
+# The delta at which the evaluation reports the epsilon an attack's scores prove, for a recipe
+# without DP-SGD (with it: train.dp.delta). 1e-5 is below 1 / the examples of every pool here.
+EPSILON_DELTA = 1e-5
+
 # Settings that never change a result (where a job runs, how fast, where the data files are):
 # left out of config_hash, so moving the data or changing threads keeps the hash.
 NOT_RESULTS = {"compute": None, "data": ("directory", "download")}
@@ -354,6 +358,25 @@ def _features(config, _):
         for key, section in (("queries", config["queries"]), ("train.augment", config["train"]["augment"]))
         if section["mirror"]
     ]
+
+
+@_reads("train", "model", "target")
+def _dp(config, _):
+    """DP-SGD trains with per-example gradients, in float32, without BatchNorm (docs/privacy.md)."""
+    problems = []
+    target = config.get("target") or {}
+    for key, recipe, model in (("train", config["train"], config["model"]),
+                               ("target.train", target.get("train"), target.get("model", config["model"]))):  # fmt: skip
+        if not recipe or "dp" not in recipe:
+            continue
+        if recipe.get("precision", "float32") != "float32":
+            problems.append(f"{key}.precision={recipe['precision']}: DP-SGD trains in float32; remove {key}.dp or the precision")
+        if model["arch"] == "wrn":
+            problems.append(
+                f"{key}.dp: model.arch wrn has BatchNorm, whose statistics mix the examples of a batch, which DP-SGD "
+                "cannot clip per example; use mlp, cnn, patch_cnn, or your own architecture without BatchNorm"
+            )
+    return problems
 
 
 # The target's differences from its shadows that a config may declare (target.mismatch).

@@ -15,7 +15,7 @@ import logging
 
 import numpy as np
 
-from lira.core import attacks, metrics, splits
+from lira.core import attacks, metrics, privacy, splits
 from lira.core.gaussian import ShadowFit, fit_shadow_sums
 from lira.core.logit_statistics import write_stacked_statistics
 from lira.core.queries import nested_subsets, query_set
@@ -115,11 +115,14 @@ def used_settings(settings: dict, pool_size: int) -> dict:
     return settings
 
 
-def evaluate_attack(attack_path, pool_path, output_path, name: str, fprs, resamples: int, seed: int, log: logging.Logger):
+def evaluate_attack(
+    attack_path, pool_path, output_path, name: str, fprs, resamples: int, seed: int, delta: float, log: logging.Logger
+):
     """attacks/<name>.npz -> metrics/<name>.json: the ROC pooled over the targets (the paper's
-    protocol), 95 % bootstrap intervals, the spread across targets, and a bootstrap band of the
-    ROC on a log-spaced FPR grid for the figure, with the content hash of the JSON (checked by
-    the tables and the ROC figure)."""
+    protocol), 95 % bootstrap intervals, the spread across targets, a bootstrap band of the
+    ROC on a log-spaced FPR grid for the figure, and the epsilon the scores prove at `delta`
+    with 95 % confidence (lira.core.privacy.epsilon_lower_bound), with the content hash of the
+    JSON (checked by the tables and the ROC figure)."""
     fingerprint = artifacts.expected_fingerprint(pool_path, seed)
     attack = artifacts.load_npz(attack_path, fingerprint)
     scores = artifacts.check_array(attack_path, "scores", attack["scores"], (None, None))
@@ -143,6 +146,7 @@ def evaluate_attack(attack_path, pool_path, output_path, name: str, fprs, resamp
         "bootstrap_resamples": resamples,
         "per_target": metrics.per_target(scores, is_member, fprs),
         "roc_band": {"fpr": grid.tolist(), "tpr_low": band[0].tolist(), "tpr_high": band[1].tolist()},
+        "epsilon_lower_bound": privacy.epsilon_lower_bound(scores, is_member, delta, seed=seed),
     }
     artifacts.write_hashed_json(output_path, files.nan_to_none(result))
     log.info("%s: %s", name, row)

@@ -1,0 +1,148 @@
+"""A grid of experiments (config `grid`, docs/grids.md): the points of a grid and each one's
+config. Pure Python: rules/grid.smk imports it at parse time.
+
+    grid:
+      caption: "..."                      # what the grid shows (its table's caption)
+      points:
+        - name: s0_c10                     # letters, digits, '_': its rules are s0_c10_<rule>
+          panel: "σ = 0"                   # optional: the figure's panel of this point
+          label: "C = 10"                  # optional: its curve's label (default: its name)
+          paper: {test_accuracy: 84.0}     # optional: the paper's numbers for this point
+          set: {train: {dp: {...}}}        # the settings this point changes, merged into the base
+
+Each point is the base config (every key but `grid`) updated by its `set`, key by key as
+Snakemake merges config files, as experiment <experiment>-<name> in results/<experiment>-<name>/.
+Each point's config is checked as any config is (lira.workflow.config.check), its problems named
+with the point.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+
+from lira.core.splits import model_blocks
+from lira.workflow import config as lira_config
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+POINT_KEYS = {"name", "panel", "label", "paper", "set"}
+# Enough for the paper's grids (Table IV: 9 points) several times over; each point is a whole experiment.
+MAX_POINTS = 64
+
+
+class GridError(ValueError):
+    """The grid section, or a point's config, is invalid: one line per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+@dataclass
+class Point:
+    name: str
+    config: dict  # the point's whole config, checked, defaults filled in
+    panel: str
+    label: str
+    paper: dict
+    changes: dict  # the point's `set`, as given
+
+    @property
+    def module(self) -> str:
+        return f"point_{self.name}"
+
+    @property
+    def rule_prefix(self) -> str:
+        return f"{self.name}_"
+
+    @property
+    def folder(self) -> str:
+        return f"results/{self.config['experiment']}"
+
+    @property
+    def models(self) -> list[str]:
+        """The point's models/<block>.json files."""
+        blocks = model_blocks(self.config["shadow_models"], self.config["models_per_job"])
+        return [f"{self.folder}/models/{block}.json" for block in blocks]
+
+    def describe(self) -> dict:
+        """What the grid's report needs of the point (JSON)."""
+        return {
+            "name": self.name,
+            "panel": self.panel,
+            "label": self.label,
+            "paper": self.paper,
+            "set": flatten(self.changes),
+            "experiment": self.config["experiment"],
+            "seed": self.config["seed"],
+        }
+
+
+
+def flatten(value: dict, prefix: str = "") -> dict:
+    """{"train": {"dp": {"delta": 1e-5}}} -> {"train.dp.delta": 1e-5}."""
+    flat = {}
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            flat.update(flatten(item, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = item
+    return flat
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def points(config: dict, schema: dict | None = None) -> list[Point]:
+    """The grid's points, each with its checked config; GridError lists every problem."""
+    grid = config.get("grid")
+    if not isinstance(grid, dict) or not isinstance(grid.get("points"), list) or not grid["points"]:
+        raise GridError(["grid: expected a mapping with `points`, a list of at least one point (docs/grids.md)"])
+    unknown = sorted(set(grid) - {"caption", "points"})
+    problems = [f"grid.{key}: unknown key; a grid has caption and points" for key in unknown]
+    entries = grid["points"]
+    if len(entries) > MAX_POINTS:
+        problems.append(f"grid.points: {len(entries)} points, at most {MAX_POINTS} (each is a whole experiment)")
+    base = {key: value for key, value in config.items() if key != "grid"}
+    found, seen = [], set()
+    for index, entry in enumerate(entries):
+        where = f"grid.points[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: expected a mapping with name and set")
+            continue
+        name = entry.get("name")
+        if not isinstance(name, str) or not NAME.match(name):
+            problems.append(f"{where}.name={name!r}: a point's name is letters, digits and '_', starting with a letter")
+            continue
+        where = f"grid point {name}"
+        if name in seen:
+            problems.append(f"{where}: the name is given twice; each point needs its own")
+        seen.add(name)
+        problems += [f"{where}: unknown key {key!r}; a point has {', '.join(sorted(POINT_KEYS))}" for key in sorted(set(entry) - POINT_KEYS)]
+        changes = entry.get("set", {})
+        if not isinstance(changes, dict) or "experiment" in changes:
+            problems.append(f"{where}.set: expected a mapping of the settings the point changes (not experiment)")
+            continue
+        paper = entry.get("paper", {})
+        if not isinstance(paper, dict) or not all(isinstance(v, (int, float)) for v in paper.values()):
+            problems.append(f"{where}.paper: expected a mapping of names to numbers")
+            paper = {}
+        point_config = _merge(base, changes)
+        point_config["experiment"] = f"{base.get('experiment')}-{name}"
+        try:
+            lira_config.check(point_config, schema, local_execution=False)
+        except lira_config.ConfigError as error:
+            problems += [f"{where}: {line}" for line in error.problems]
+            continue
+        found.append(Point(name, point_config, str(entry.get("panel", "")), str(entry.get("label", name)), paper, changes))
+    if problems:
+        raise GridError(problems)
+    return found
