@@ -28,18 +28,20 @@ def point_experiments(wildcards):
     ]
 
 
+GRID_ATTACK = grids.attack(config)
 GRID_FOLDER = f"results/{config['experiment']}"
 
 
 rule grid:
     """The table and the figure across the grid's points: per point its settings, the models'
-    accuracy, the epsilon the recipe guarantees, online LiRA's TPR at the FPRs and AUC with
-    intervals, and the epsilon its scores prove; one ROC per point, in panels."""
+    accuracy, the epsilon the recipe guarantees, the attack's TPR at the FPRs and AUC with
+    intervals (grid.attack, online LiRA by default), and the epsilon its scores prove; one ROC
+    per point, in panels."""
     input:
         # Every point's whole experiment (tables, figures); a function: the modules come after.
         experiments=point_experiments,
-        metrics=[f"{point.folder}/metrics/lira_online.json" for point in GRID],
-        attacks=[f"{point.folder}/attacks/lira_online.npz" for point in GRID],
+        metrics=[f"{point.folder}/metrics/{GRID_ATTACK}.json" for point in GRID],
+        attacks=[f"{point.folder}/attacks/{GRID_ATTACK}.npz" for point in GRID],
         models=[point.models for point in GRID],
         pools=[f"{point.folder}/pool.npz" for point in GRID],
     output:
@@ -64,6 +66,7 @@ rule grid:
         caption=config["grid"].get("caption", ""),
         experiment=config["experiment"],
         fprs=GRID[0].config["evaluate"]["fprs"],
+        attack=GRID_ATTACK,
     script:
         "../scripts/grid.py"
 

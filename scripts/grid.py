@@ -1,4 +1,4 @@
-"""Snakemake adapter: every grid point's online LiRA metrics, scores and models ->
+"""Snakemake adapter: every grid point's metrics, scores (of grid.attack) and models ->
 results/<experiment>/grid.{csv,md} and grid_roc.{png,pdf} (lira.reports.grid.write_grid_report)."""
 
 from lira.reports.grid import write_grid_report
@@ -11,5 +11,6 @@ write_grid_report(
     caption=snakemake.params.caption,
     experiment=snakemake.params.experiment,
     fprs=snakemake.params.fprs,
+    attack=snakemake.params.attack,
     log=job_logger(snakemake.log[0]),
 )

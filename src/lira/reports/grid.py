@@ -14,10 +14,7 @@ import pandas as pd
 from lira.core import metrics
 from lira.reports import plots
 from lira.reports.tables import markdown
-from lira.workflow import artifacts, files
-
-ATTACK = "lira_online"
-
+from lira.workflow import artifacts, catalog, files
 
 class GridError(files.ReportedError, ValueError):
     """A point's numbers contradict each other: an attack proves more than the recipe guarantees."""
@@ -32,7 +29,7 @@ def _percent(value, low=None, high=None) -> str:
     return text
 
 
-def point_row(point: dict, result: dict, models: list[dict], fprs) -> dict:
+def point_row(point: dict, result: dict, models: list[dict], fprs, attack: str) -> dict:
     """One point's row: its settings, accuracy, guarantee and attack power."""
     accuracies = [m["holdout_accuracy"] for m in models if m.get("holdout_accuracy") is not None]
     privacy = models[0].get("privacy") if models else None
@@ -46,7 +43,7 @@ def point_row(point: dict, result: dict, models: list[dict], fprs) -> dict:
     pooled, intervals = result["pooled"], result["bootstrap_95"]
     for fpr in fprs:
         label = metrics.fpr_label(fpr)
-        row[f"LiRA TPR @ {label} FPR"] = _percent(pooled.get(f"tpr@{label}"), *intervals.get(f"tpr@{label}", (None, None)))
+        row[f"TPR @ {label} FPR"] = _percent(pooled.get(f"tpr@{label}"), *intervals.get(f"tpr@{label}", (None, None)))
     low, high = intervals.get("auc", (None, None))
     row["AUC"] = f"{pooled['auc']:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
     row["ε proved"] = f"{bound['epsilon']:.2f}" if bound else ""
@@ -55,40 +52,43 @@ def point_row(point: dict, result: dict, models: list[dict], fprs) -> dict:
     return row
 
 
-def check_consistent(point: dict, result: dict, models: list[dict]) -> None:
+def check_consistent(point: dict, result: dict, models: list[dict], attack: str) -> None:
     """An attack cannot prove more than the recipe guarantees; if it does, the training, the
     accounting or the evaluation is wrong, and no number of this grid can be trusted."""
     privacy = models[0].get("privacy") if models else None
     bound = result.get("epsilon_lower_bound") or {}
     if privacy and privacy["epsilon"] is not None and bound and bound["epsilon"] > privacy["epsilon"]:
         raise GridError(
-            f"grid point {point['name']}: online LiRA's scores prove epsilon >= {bound['epsilon']:.3g} at delta "
+            f"grid point {point['name']}: {catalog.attack_label(attack)}'s scores prove epsilon >= {bound['epsilon']:.3g} at delta "
             f"{bound['delta']:g}, more than the recipe guarantees ({privacy['epsilon']:.3g}): DP-SGD, its accountant "
             "or the evaluation is wrong; do not use these numbers"
         )
 
 
-def write_grid_report(inputs, outputs, points: list[dict], caption: str, experiment: str, fprs, log: logging.Logger) -> None:
-    """grid.csv, grid.md (one row per point) and grid_roc.{png,pdf} (online LiRA's ROC of every
+def write_grid_report(
+    inputs, outputs, points: list[dict], caption: str, experiment: str, fprs, attack: str, log: logging.Logger
+) -> None:
+    """grid.csv, grid.md (one row per point) and grid_roc.{png,pdf} (the attack's ROC at every
     point; a panel per `panel`, a curve per `label`)."""
     rows, curves = [], {}
     for index, point in enumerate(points):
         fingerprint = artifacts.expected_fingerprint(inputs.pools[index], point["seed"])
         result = artifacts.load_json(inputs.metrics[index], fingerprint, hashed=True)
         models = [m for path in point_models(inputs, index, points) for m in artifacts.load_json(path, fingerprint).get("models", [])]
-        check_consistent(point, result, models)
-        rows.append(point_row(point, result, models, fprs))
+        check_consistent(point, result, models, attack)
+        rows.append(point_row(point, result, models, fprs, attack))
         attack = artifacts.load_npz(inputs.attacks[index], fingerprint)
         curves.setdefault(point["panel"], {})[point["label"]] = metrics.roc_curve(attack["scores"], attack["is_member"])
     table = pd.DataFrame(rows).fillna("")  # a point without the paper's number, or without a setting others change
     with files.atomic_path(outputs.csv) as temporary:
         table.to_csv(temporary, index=False)
     note = (
-        f"**Grid {experiment}.** {caption} Online LiRA; TPR in % with 95 % bootstrap interval; 'ε proved': "
+        f"**Grid {experiment}.** {caption} Attack: {catalog.attack_label(attack)}; TPR in % with 95 % bootstrap interval; 'ε proved': "
         "the epsilon its scores prove with 95 % confidence, a lower bound for this attack (docs/privacy.md)."
     )
     files.write_text(outputs.markdown, markdown(table, note))
-    plots.save(plots.grid_figure(curves, f"Grid {experiment}: online LiRA"), [outputs.png, outputs.pdf], f"grid {experiment}")
+    title = f"Grid {experiment}: {catalog.attack_label(attack)}"
+    plots.save(plots.grid_figure(curves, title), [outputs.png, outputs.pdf], f"grid {experiment}")
     log.info("\n%s", table.to_string())
 
 

@@ -3,6 +3,7 @@ config. Pure Python: rules/grid.smk imports it at parse time.
 
     grid:
       caption: "..."                      # what the grid shows (its table's caption)
+      attack: lira_online                 # the attack the table and figure report (default)
       points:
         - name: s0_c10                     # letters, digits, '_': its rules are s0_c10_<rule>
           panel: "σ = 0"                   # optional: the figure's panel of this point
@@ -23,8 +24,12 @@ import re
 from dataclasses import dataclass
 
 from lira.core.splits import model_blocks
+from lira.workflow import catalog
 from lira.workflow import config as lira_config
 
+# The attack a grid reports unless grid.attack names another (one of catalog.AUDIT, which every
+# experiment runs).
+DEFAULT_ATTACK = "lira_online"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 POINT_KEYS = {"name", "panel", "label", "paper", "set"}
 # Enough for the paper's grids (Table IV: 9 points) several times over; each point is a whole experiment.
@@ -106,8 +111,10 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     grid = config.get("grid")
     if not isinstance(grid, dict) or not isinstance(grid.get("points"), list) or not grid["points"]:
         raise GridError(["grid: expected a mapping with `points`, a list of at least one point (docs/grids.md)"])
-    unknown = sorted(set(grid) - {"caption", "points"})
-    problems = [f"grid.{key}: unknown key; a grid has caption and points" for key in unknown]
+    unknown = sorted(set(grid) - {"caption", "attack", "points"})
+    problems = [f"grid.{key}: unknown key; a grid has caption, attack and points" for key in unknown]
+    if grid.get("attack", DEFAULT_ATTACK) not in catalog.AUDIT:
+        problems.append(f"grid.attack={grid.get('attack')!r}: must be one of {', '.join(catalog.AUDIT)}")
     entries = grid["points"]
     if len(entries) > MAX_POINTS:
         problems.append(f"grid.points: {len(entries)} points, at most {MAX_POINTS} (each is a whole experiment)")
@@ -146,3 +153,8 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     if problems:
         raise GridError(problems)
     return found
+
+
+def attack(config: dict) -> str:
+    """The attack the grid's table and figure report."""
+    return config["grid"].get("attack", DEFAULT_ATTACK)
