@@ -77,8 +77,8 @@ def write_grid_report(
         models = [m for path in point_models(inputs, index, points) for m in artifacts.load_json(path, fingerprint).get("models", [])]
         check_consistent(point, result, models, attack)
         rows.append(point_row(point, result, models, fprs, attack))
-        attack = artifacts.load_npz(inputs.attacks[index], fingerprint)
-        curves.setdefault(point["panel"], {})[point["label"]] = metrics.roc_curve(attack["scores"], attack["is_member"])
+        scores = artifacts.load_npz(inputs.attacks[index], fingerprint)
+        curves.setdefault(point["panel"], {})[point["label"]] = metrics.roc_curve(scores["scores"], scores["is_member"])
     table = pd.DataFrame(rows).fillna("")  # a point without the paper's number, or without a setting others change
     with files.atomic_path(outputs.csv) as temporary:
         table.to_csv(temporary, index=False)
