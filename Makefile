@@ -62,7 +62,8 @@ lint: $(VENV)/.installed
 
 # The benchmark suite (docs/performance.md): training efficiency, scoring against the per-example
 # reference algorithm, and the pipeline overhead of the finished default run in results/.
-# Under 10 minutes on 2 cores; e.g. `make bench BENCH_ARGS="--results /path/to/results/fmnist-cnn"`.
+# Ends within --budget-minutes (default 10) on any machine, skipping with a reason what does not fit;
+# e.g. `make bench BENCH_ARGS="--results /path/to/results/fmnist-cnn --budget-minutes 5"`.
 .PHONY: bench
 bench: $(VENV)/.installed
 	$(PYTHON) -m benchmarks $(BENCH_ARGS)

@@ -41,6 +41,8 @@ from pathlib import Path
 
 from lira.tools.plan import read_benchmark_seconds
 
+from .budget import NO_DEADLINE, Deadline, DoesNotFit
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -75,19 +77,29 @@ def _find_log(results: Path) -> tuple[Path | None, dict]:
     return best, best_info
 
 
-def startup_seconds(code: str, repeats: int = 3) -> float:
-    """Best wall time of a fresh interpreter running `code` (imports), like a job's start."""
-    best = float("inf")
+def startup_seconds(code: str, repeats: int = 3, deadline: Deadline = NO_DEADLINE) -> float:
+    """Best wall time of a fresh interpreter running `code` (imports), like a job's start: up to
+    `repeats` runs, each after the first only if the last one fits in the time left. A run still
+    going at the deadline is stopped (DoesNotFit if it was the first)."""
+    best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+        try:
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=deadline.left() if math.isfinite(deadline.at) else None)
+        except subprocess.TimeoutExpired:
+            if best < math.inf:
+                break
+            raise DoesNotFit("a fresh interpreter ran past the section's deadline and was stopped") from None
         best = min(best, time.perf_counter() - start)
+        if time.perf_counter() - start > deadline.left():
+            break
     return best
 
 
-def analyse(results: Path, cores: int | None = None, measure_startup: bool = True) -> dict:
+def analyse(results: Path, cores: int | None = None, measure_startup: bool = True, deadline: Deadline = NO_DEADLINE) -> dict:
     """Overhead figures of the run in `results` (results/<experiment>). With the run's complete
-    log, only files written during that run count (a later partial rerun does not mix in)."""
+    log, only files written during that run count (a later partial rerun does not mix in). The
+    start-up costs are measured by the deadline (startup_costs)."""
     results = Path(results)
     log, info = _find_log(results)
     if log is not None:
@@ -154,25 +166,39 @@ def analyse(results: Path, cores: int | None = None, measure_startup: bool = Tru
         "files_outside_run": excluded,
     }
     if measure_startup:
-        report.update(startup_costs())
+        report.update(startup_costs(deadline))
     return report
 
 
-def startup_costs() -> dict:
+TORCH_IMPORTS = "import torch, lira.models.training, lira.models.architectures"
+STARTUPS = {
+    "startup_torch_seconds": TORCH_IMPORTS,
+    "startup_optimizer_seconds": TORCH_IMPORTS + "; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)",
+    "startup_python_seconds": "pass",
+    "startup_numpy_seconds": "import numpy, lira.core.attacks, lira.workflow.files",
+}
+
+
+def startup_costs(deadline: Deadline = NO_DEADLINE) -> dict:
     """What every job pays before its work, measured in fresh interpreters: importing torch and
     the package (train and logits jobs), importing numpy and the package (the analysis jobs), and,
     for comparison, what the first torch.optim optimizer would add (its methods import
-    torch._dynamo on first use; lira.models.training has its own SGD to avoid it)."""
-    torch_imports = startup_seconds("import torch, lira.models.training, lira.models.architectures")
-    optimizer = startup_seconds(
-        "import torch, lira.models.training, lira.models.architectures; torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)"
-    )
-    return {
-        "startup_python_seconds": startup_seconds("pass"),
-        "startup_torch_seconds": torch_imports,
-        "startup_numpy_seconds": startup_seconds("import numpy, lira.core.attacks, lira.workflow.files"),
-        "first_optimizer_seconds": max(0.0, optimizer - torch_imports),
-    }
+    torch._dynamo on first use; lira.models.training has its own SGD to avoid it). Each has a
+    fair share of the time to the deadline; one that does not fit is left out, its reason under
+    "skipped" (name -> reason)."""
+    costs, skipped = {}, {}
+    for index, (name, code) in enumerate(STARTUPS.items()):
+        try:
+            costs[name] = startup_seconds(code, deadline=deadline.share(1 / (len(STARTUPS) - index)))
+        except DoesNotFit as reason:
+            skipped[name] = str(reason)
+    optimizer = costs.pop("startup_optimizer_seconds", None)
+    if optimizer is not None and "startup_torch_seconds" in costs:
+        costs["first_optimizer_seconds"] = max(0.0, optimizer - costs["startup_torch_seconds"])
+    else:
+        skipped["first_optimizer_seconds"] = skipped.get("startup_optimizer_seconds") or skipped["startup_torch_seconds"]
+    skipped.pop("startup_optimizer_seconds", None)
+    return {**costs, "skipped": skipped}
 
 
 def main(argv=None) -> None:

@@ -22,12 +22,17 @@ the medians are reported (a shared machine's slow spells hit both sides). Where 
 would take too long it is timed on the first k examples and its time scaled by n / k (said so in the output); the scores are
 compared on a problem both sides solved in full (the first k examples; global variance pools over
 exactly the examples scored, so the comparison runs ours on the same k examples too).
+
+Bounded in time (benchmarks.budget): a size's first run of each side is killed at its deadline
+(the size is then skipped, with the reason); a further run starts only if the last one, and the
+score check after it, fit in what is left.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -41,6 +46,8 @@ import numpy as np
 from scipy.special import log_ndtr
 
 from lira.core import splits
+
+from .budget import NO_DEADLINE, Deadline, DoesNotFit
 from lira.core.attacks import lira_offline, lira_online
 from lira.core.gaussian import MIN_VARIANCE, fit_shadow_sums, leave_pair_out
 
@@ -220,13 +227,18 @@ def worker(implementation: str, data: Path, n_targets: int, examples: int | None
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def measure(implementation: str, data: Path, n_targets: int, examples: int | None, output: Path) -> dict:
-    """worker() in a fresh Python process, on one thread; its JSON result."""
+def measure(implementation: str, data: Path, n_targets: int, examples: int | None, output: Path, deadline: Deadline = NO_DEADLINE) -> dict:
+    """worker() in a fresh Python process, on one thread; its JSON result. Killed at the deadline
+    (DoesNotFit)."""
     command = [sys.executable, "-m", "benchmarks.scoring", "worker", implementation, str(data), str(n_targets), str(output)]
     if examples:
         command += ["--examples", str(examples)]
     root = Path(__file__).resolve().parents[1]
-    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root, env=os.environ | ONE_THREAD)
+    timeout = deadline.left() if math.isfinite(deadline.at) else None
+    try:
+        done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=root, env=os.environ | ONE_THREAD, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DoesNotFit(f"{implementation} ran past the size's deadline ({timeout:.0f} s) and was stopped") from None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -238,38 +250,69 @@ def max_difference(a: dict, b: dict, rows: slice = slice(None), columns: slice =
 REPEATS = 3  # ours and the reference alternate this many times; medians are reported
 
 
-def compare(
-    n_models: int, n_examples: int, n_queries: int, n_targets: int, reference_examples: int | None, workdir: Path, repeats: int = REPEATS
-) -> dict:
-    """One size: ours in full; the reference on min(n, reference_examples) examples, scaled by
-    n / k when that is fewer than n; both on that same k-example problem for the score check.
-
-    The two alternate `repeats` times (ours, reference, ours, ...), each run in a fresh process, so
-    that a slow spell of a shared machine hits both; the times are the medians and the speed-up
-    the median of the runs' ratios, with their range."""
-    data = workdir / f"{n_models}x{n_examples}x{n_queries}"
-    write_synthetic(data, n_models, n_examples, n_queries)
-    k = min(n_examples, reference_examples or n_examples)
-    subset = k if k < n_examples else None
+def _alternate(data: Path, n_examples: int, n_targets: int, k: int, repeats: int, deadline: Deadline) -> list[tuple[dict, dict]]:
+    """Up to `repeats` pairs (ours, reference), the reference on k examples with its loop scaled to
+    n; pair i writes ours{i}.npz and reference{i}.npz. A pair starts only if the last one and the
+    score check (at most one more run of ours) fit in the time left."""
     runs = []
-    for _ in range(repeats):
-        ours = measure("ours", data, n_targets, None, data / "ours.npz")
-        reference = measure("reference", data, n_targets, subset, data / "reference.npz")
+    for index in range(repeats):
+        start = time.perf_counter()
+        try:
+            ours = measure("ours", data, n_targets, None, data / f"ours{index}.npz", deadline)
+            reference = measure("reference", data, n_targets, k if k < n_examples else None, data / f"reference{index}.npz", deadline)
+        except DoesNotFit:
+            if not runs:
+                raise
+            break
         reference["scaled_seconds"] = reference["load_seconds"] + reference["loop_seconds"] * n_examples / k
         runs.append((ours, reference))
-    with np.load(data / "reference.npz") as reference_scores_, np.load(data / "ours.npz") as our_scores_:
+        if 1.5 * (time.perf_counter() - start) > deadline.left():
+            break
+    return runs
+
+
+def _check(data: Path, n_targets: int, subset: int | None, index: int, deadline: Deadline) -> tuple[float, float]:
+    """The largest difference between pair `index`'s reference scores and ours on the same
+    examples (ours run again on the first `subset` examples if the reference ran on a subset),
+    and the largest |score|."""
+    with np.load(data / f"reference{index}.npz") as reference_scores_, np.load(data / f"ours{index}.npz") as our_scores_:
         expected = {v: reference_scores_[v] for v in VARIANTS}
         if subset:
-            measure("ours", data, n_targets, subset, data / "ours_subset.npz")
+            measure("ours", data, n_targets, subset, data / "ours_subset.npz", deadline)
             with np.load(data / "ours_subset.npz") as subset_scores:
                 checked = {v: subset_scores[v] for v in VARIANTS}
         else:
             checked = {v: our_scores_[v] for v in VARIANTS}
-        difference = max_difference(expected, checked)
-        scale = max(float(np.max(np.abs(expected[v]))) for v in VARIANTS)
-    for path in data.iterdir():
-        path.unlink()
-    data.rmdir()
+        return max_difference(expected, checked), max(float(np.max(np.abs(expected[v]))) for v in VARIANTS)
+
+
+def compare(
+    n_models: int,
+    n_examples: int,
+    n_queries: int,
+    n_targets: int,
+    reference_examples: int | None,
+    workdir: Path,
+    repeats: int = REPEATS,
+    deadline: Deadline = NO_DEADLINE,
+) -> dict:
+    """One size: ours in full; the reference on min(n, reference_examples) examples, scaled by
+    n / k when that is fewer than n; both on that same k-example problem for the score check.
+
+    The two alternate up to `repeats` times (ours, reference, ours, ...), each run in a fresh process, so
+    that a slow spell of a shared machine hits both; the times are the medians and the speed-up
+    the median of the runs' ratios, with their range. Within the deadline: DoesNotFit if the first
+    pair of runs or the score check does not end by it; fewer pairs where the last would not fit again."""
+    data = workdir / f"{n_models}x{n_examples}x{n_queries}"
+    write_synthetic(data, n_models, n_examples, n_queries)
+    try:
+        k = min(n_examples, reference_examples or n_examples)
+        runs = _alternate(data, n_examples, n_targets, k, repeats, deadline)
+        difference, scale = _check(data, n_targets, k if k < n_examples else None, len(runs) - 1, deadline)
+    finally:
+        for path in data.iterdir():
+            path.unlink()
+        data.rmdir()
     ratios = [reference["scaled_seconds"] / ours["seconds"] for ours, reference in runs]
     median = lambda values: float(np.median(values))  # noqa: E731
     return {
@@ -277,7 +320,7 @@ def compare(
         "examples": n_examples,
         "queries": n_queries,
         "targets": n_targets,
-        "repeats": repeats,
+        "repeats": len(runs),
         "ours_seconds": median([o["seconds"] for o, _ in runs]),
         "ours_fit_seconds": median([o["fit_seconds"] for o, _ in runs]),
         "ours_score_seconds": median([o["score_seconds"] for o, _ in runs]),
