@@ -80,6 +80,8 @@ def write_grid_report(
         scores = artifacts.load_npz(inputs.attacks[index], fingerprint)
         curves.setdefault(point["panel"], {})[point["label"]] = metrics.roc_curve(scores["scores"], scores["is_member"])
     table = pd.DataFrame(rows).fillna("")  # a point without the paper's number, or without a setting others change
+    settings = sorted({key for point in points for key in point["set"]})
+    table = table[["point", *settings, *[c for c in table.columns if c not in ("point", *settings)]]]
     with files.atomic_path(outputs.csv) as temporary:
         table.to_csv(temporary, index=False)
     note = (
