@@ -18,16 +18,6 @@ except grids.GridError as error:
     ) from None
 
 
-def point_experiments(wildcards):
-    """Every output of every point's experiment (its `all`): a function, as the modules that
-    define those rules are imported after the grid rule."""
-    return [
-        path
-        for point in GRID
-        for path in getattr(rules, f"{point.rule_prefix}all").input
-    ]
-
-
 GRID_ATTACK = grids.attack(config)
 GRID_FOLDER = f"results/{config['experiment']}"
 
@@ -39,7 +29,13 @@ rule grid:
     per point, in panels."""
     input:
         # Every point's whole experiment (tables, figures); a function: the modules come after.
-        experiments=point_experiments,
+        # Every output of every point's experiment (its `all`): a function, as the modules that
+        # define those rules are imported after this rule.
+        experiments=lambda wildcards: [
+            path
+            for point in GRID
+            for path in getattr(rules, f"{point.rule_prefix}all").input
+        ],
         metrics=[f"{point.folder}/metrics/{GRID_ATTACK}.json" for point in GRID],
         attacks=[f"{point.folder}/attacks/{GRID_ATTACK}.npz" for point in GRID],
         models=[point.models for point in GRID],
