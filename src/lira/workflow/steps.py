@@ -79,16 +79,8 @@ def score_attack(inputs, output_path, name: str, settings: dict, seed: int, quer
     are checked against their recorded sha256 (artifacts.Shadows), the fit against its own."""
     labels = artifacts.load_pool(inputs.pool)["y"]
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
-    shadows, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)  # [N, pool, Q], keep [N, pool]
-    fit_arrays = artifacts.load_npz(inputs.fit, fingerprint)
-    if not np.array_equal(fit_arrays["keep"], keep):
-        raise artifacts.ArtifactError(f"{inputs.fit}: fitted on other keep masks than {inputs.keep}")
-    fits = {statistic: ShadowFit.from_arrays(fit_arrays, prefix=f"{statistic}.") for statistic in shadows}
-    if settings["queries"] == "all":
-        queries = slice(None)
-    else:
-        subsets = nested_subsets(query_settings["mirror"], query_settings["shift"], query_settings["stride"])
-        queries = subsets[settings["queries"]]
+    shadows, keep, fits = load_shadows_and_fits(inputs, fingerprint, seed)
+    queries = attack_queries(settings, query_settings)
 
     scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries)
     if not np.all(np.isfinite(scores)):
@@ -104,6 +96,23 @@ def score_attack(inputs, output_path, name: str, settings: dict, seed: int, quer
         fingerprint=np.array(fingerprint),
     )
     log.info("%s %s: scores %s from %d models", name, settings, scores.shape, len(keep))
+
+
+def load_shadows_and_fits(inputs, fingerprint: str, seed: int):
+    """The shadows' stacks [N, pool, Q] (checked as first read), keep [N, pool], and the fit of
+    every statistic (lira.core.gaussian.ShadowFit), which must have been made on those keep masks."""
+    shadows, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)
+    fit_arrays = artifacts.load_npz(inputs.fit, fingerprint)
+    if not np.array_equal(fit_arrays["keep"], keep):
+        raise artifacts.ArtifactError(f"{inputs.fit}: fitted on other keep masks than {inputs.keep}")
+    return shadows, keep, {statistic: ShadowFit.from_arrays(fit_arrays, prefix=f"{statistic}.") for statistic in shadows}
+
+
+def attack_queries(settings: dict, query_settings: dict):
+    """The query indices an attack uses: every query, or one of the nested sets of Table III."""
+    if settings["queries"] == "all":
+        return slice(None)
+    return nested_subsets(query_settings["mirror"], query_settings["shift"], query_settings["stride"])[settings["queries"]]
 
 
 def used_settings(settings: dict, pool_size: int) -> dict:

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from lira.core import attacks, splits
-from lira.core.gaussian import ShadowFit
 from lira.core.logit_statistics import STACKED_STATISTICS, write_stacked_statistics
-from lira.core.queries import nested_subsets, query_set
-from lira.workflow import artifacts, files
+from lira.core.queries import query_set
+from lira.workflow import artifacts, files, steps
 
 
 class TargetError(files.ReportedError, ValueError):
@@ -234,20 +233,13 @@ def score_target(inputs, output_path, name: str, settings: dict, seed: int, quer
     the fingerprint of the pool, with the content hash of its arrays."""
     labels = artifacts.load_pool(inputs.pool)["y"]
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
-    shadows, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed)  # [N, pool, Q], keep [N, pool]
-    fit_arrays = artifacts.load_npz(inputs.fit, fingerprint)
-    if not np.array_equal(fit_arrays["keep"], keep):
-        raise artifacts.ArtifactError(f"{inputs.fit}: fitted on other keep masks than {inputs.keep}")
+    shadows, keep, fits = steps.load_shadows_and_fits(inputs, fingerprint, seed)  # [N, pool, Q], keep [N, pool]
     targets = artifacts.load_npz(inputs.targets, fingerprint)
-    fits = {statistic: ShadowFit.from_arrays(fit_arrays, prefix=f"{statistic}.") for statistic in shadows}
     external = {}
     for statistic in shadows:
         shape = (None, len(labels), shadows[statistic].shape[2])
         external[statistic] = artifacts.check_array(inputs.targets, statistic, targets[statistic], shape)
-    if settings["queries"] == "all":
-        queries = slice(None)
-    else:
-        queries = nested_subsets(query_settings["mirror"], query_settings["shift"], query_settings["stride"])[settings["queries"]]
+    queries = steps.attack_queries(settings, query_settings)
     scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries, external)
     if not np.all(np.isfinite(scores)):
         raise FloatingPointError(f"{name}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
