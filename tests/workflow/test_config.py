@@ -218,3 +218,21 @@ def test_snakemake_stops_before_any_job_with_one_line_per_problem(tmp_path, fash
     process = snakemake(tmp_path, "--dry-run", "--executor", "slurm", "--jobs", "8", check=False)
     assert process.returncode == 0, process.stdout + process.stderr
     assert "invalid config" not in process.stdout + process.stderr
+
+
+@pytest.mark.parametrize(
+    "dp, expected",
+    [
+        ({"noise_multiplier": -0.5, "max_grad_norm": 1.0, "delta": 1e-5}, "train.dp.noise_multiplier=-0.5: must be >= 0"),
+        ({"noise_multiplier": 0.8, "max_grad_norm": 0, "delta": 1e-5}, "train.dp.max_grad_norm=0: must be > 0"),
+        ({"noise_multiplier": 0.8, "max_grad_norm": 1.0, "delta": 1.0}, "train.dp.delta=1.0: must be < 1"),
+        ({"noise_multiplier": 0.8, "max_grad_norm": 1.0, "delta": 0}, "train.dp.delta=0: must be > 0"),
+        ({"noise_multiplier": 0.8, "max_grad_norm": 1.0}, "train.dp.delta: missing"),
+    ],
+)
+def test_bad_dp_settings_get_one_line_each(tmp_path, dp, expected):
+    config = tiny_config(tmp_path)
+    config["train"]["dp"] = dp
+    with pytest.raises(lira_config.ConfigError) as error:
+        lira_config.check(config)
+    assert len(error.value.problems) == 1 and error.value.problems[0].startswith(expected), error.value.problems
