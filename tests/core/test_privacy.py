@@ -67,3 +67,33 @@ def test_one_target_splits_its_examples_and_bad_arguments_are_refused():
         privacy.epsilon_lower_bound(np.zeros(4), np.array([1, 0, 1, 0], bool), delta=1.0)
     with pytest.raises(ValueError, match="members and non-members"):
         privacy.epsilon_lower_bound(np.zeros((2, 4)), np.array([[1, 1, 1, 1], [0, 1, 0, 1]], bool), delta=0.0)
+
+
+def test_the_gaussian_dp_curve_and_its_epsilon():
+    # mu-GDP's delta(epsilon) solved back: the epsilon returned has exactly the delta asked for.
+    for mu in (0.5, 1.0, 3.0):
+        epsilon = privacy.gdp_epsilon(mu, 1e-5)
+        assert privacy.gdp_delta(epsilon, mu) == pytest.approx(1e-5, rel=1e-6)
+    assert privacy.gdp_epsilon(1.0, 1e-5) < privacy.gdp_epsilon(2.0, 1e-5)  # more mu, more epsilon
+    assert privacy.gdp_epsilon(0.0, 1e-5) == 0.0 and privacy.gdp_epsilon(1e-3, 0.5) == 0.0
+    # mu = 1 at delta 1e-5 is epsilon ~ 4.4 (Dong, Roth and Su's Gaussian DP).
+    assert 4.0 < privacy.gdp_epsilon(1.0, 1e-5) < 4.8
+    assert privacy.gdp_mu(0.5, 0.5) == 0.0 and privacy.gdp_mu(0.1, 0.5) == 0.0
+    assert privacy.gdp_mu(norm_cdf(1.0), 0.5) == pytest.approx(1.0)
+
+
+def norm_cdf(x):
+    from scipy.stats import norm
+
+    return norm.cdf(x)
+
+
+def test_the_gaussian_dp_estimate_recovers_a_gaussian_shift_from_below():
+    rng = np.random.default_rng(3)
+    is_member = rng.random((8, 20000)) < 0.5
+    scores = rng.normal(size=is_member.shape) + 1.0 * is_member  # a 1-GDP test, exactly
+    result = privacy.epsilon_lower_bound(scores, is_member, delta=1e-5)
+    gdp = result["gdp"]
+    assert 0.8 < gdp["mu"] <= 1.05  # Clopper-Pearson keeps it at or below the truth
+    assert gdp["epsilon"] == pytest.approx(privacy.gdp_epsilon(gdp["mu"], 1e-5))
+    assert gdp["epsilon"] > result["epsilon"]  # it assumes more, and says more

@@ -47,6 +47,8 @@ def point_row(point: dict, result: dict, models: list[dict], fprs, attack: str) 
     low, high = intervals.get("auc", (None, None))
     row["AUC"] = f"{pooled['auc']:.4f}" + (f" [{low:.4f}, {high:.4f}]" if low is not None else "")
     row["ε proved"] = f"{bound['epsilon']:.2f}" if bound else ""
+    gdp = bound.get("gdp") or {}
+    row["ε GDP est."] = f"{gdp['epsilon']:.2f}" if gdp else ""
     for name, value in point.get("paper", {}).items():
         row[f"paper: {name.replace('_', ' ')}"] = f"{value:g}"
     return row
@@ -86,7 +88,8 @@ def write_grid_report(
         table.to_csv(temporary, index=False)
     note = (
         f"**Grid {experiment}.** {caption} Attack: {catalog.attack_label(attack)}; TPR in % with 95 % bootstrap interval; 'ε proved': "
-        "the epsilon its scores prove with 95 % confidence, a lower bound for this attack (docs/privacy.md)."
+        "the epsilon its scores prove with 95 % confidence, a lower bound for this attack; 'ε GDP est.': the "
+        "estimate if the training is Gaussian-DP (docs/privacy.md)."
     )
     files.write_text(outputs.markdown, markdown(table, note))
     title = f"Grid {experiment}: {catalog.attack_label(attack)}"

@@ -34,6 +34,7 @@ def metrics_frame(results: list[dict]) -> pd.DataFrame:
         bound = result.get("epsilon_lower_bound") or {}
         row["epsilon_lower_bound"] = bound.get("epsilon", math.nan)
         row["epsilon_delta"] = bound.get("delta", math.nan)
+        row["epsilon_gdp_estimate"] = (bound.get("gdp") or {}).get("epsilon", math.nan)
         row["settings"] = json.dumps(result["settings"], sort_keys=True)
         rows[result["attack"]] = row
     frame = pd.DataFrame.from_dict(rows, orient="index").astype({"settings": str})
@@ -85,6 +86,8 @@ def all_attacks_table(frame: pd.DataFrame, fprs, labels: dict[str, str]) -> pd.D
         cells["balanced acc. %"] = percent(row["balanced_accuracy"])
         cells["non-members"] = int(row["non_members"])
         cells["ε proved"] = "" if _is_missing(row.get("epsilon_lower_bound")) else f"{row['epsilon_lower_bound']:.2f}"
+        gdp = row.get("epsilon_gdp_estimate")
+        cells["ε GDP est."] = "" if _is_missing(gdp) else f"{gdp:.2f}"
         rows.append(cells)
     return pd.DataFrame(rows)
 
@@ -189,7 +192,8 @@ def epsilon_note(guarantee: dict | None, delta: float) -> str:
     """The caption's sentence on epsilon: what each attack proves next to what the recipe guarantees."""
     proved = (
         f"'ε proved': the epsilon each attack's scores prove at δ = {delta:g} with 95 % confidence, a lower bound "
-        "for this attack on these data, not an audit of the training (docs/privacy.md)"
+        "for this attack on these data, not an audit of the training; 'ε GDP est.': the estimate if the training "
+        "is Gaussian-DP, which says more by assuming more (docs/privacy.md)"
     )
     if guarantee is None:
         return f"{proved}; the recipe has no DP-SGD and guarantees nothing (ε = ∞)."
