@@ -146,10 +146,14 @@ def epsilon_lower_bound(
 
     # The threshold whose bound is largest on the selection half (itself a valid bound there, but
     # chosen as the best of many, so only the evaluation half's bound is reported).
+    # The Gaussian-DP estimate's threshold is the one whose mu is largest, from the same rates.
     candidates = np.unique(np.quantile(select[0], np.linspace(0, 1, MAX_CANDIDATES)))
-    chosen = float(candidates[int(np.argmax(_bounds(*select, candidates, delta, alpha)[0]))])
-    epsilon, tp, fp, tpr_low, fpr_high = _bounds(*evaluate, np.array([chosen]), delta, alpha)
-    gdp = _gdp_estimate(select, evaluate, candidates, delta, alpha)
+    bounds, _, _, tpr_lows, fpr_highs = _bounds(*select, candidates, delta, alpha)
+    chosen = float(candidates[int(np.argmax(bounds))])
+    chosen_gdp = float(candidates[int(np.argmax(gdp_mu(tpr_lows, fpr_highs)))])
+    epsilon, tp, fp, tpr_low, fpr_high = _bounds(*evaluate, np.array([chosen, chosen_gdp]), delta, alpha)
+    mu = float(gdp_mu(tpr_low[1], fpr_high[1]))
+    gdp = {"mu": mu, "epsilon": gdp_epsilon(mu, delta), "threshold": chosen_gdp}
     return {
         "epsilon": float(epsilon[0]),
         "threshold": chosen,
@@ -164,18 +168,3 @@ def epsilon_lower_bound(
         "gdp": gdp,
     }
 
-
-def _gdp_estimate(select, evaluate, candidates, delta: float, alpha: float) -> dict:
-    """The Gaussian-DP estimate (module docstring): the threshold whose mu is largest on the
-    selection half, its mu on the evaluation half from the same Clopper-Pearson rates, and that
-    mu's epsilon at delta."""
-
-    def mu_at(part, thresholds):
-        tp, fp = _counts_above(*part, thresholds)
-        tpr_low, _ = clopper_pearson(tp, int(part[1].sum()), alpha)
-        _, fpr_high = clopper_pearson(fp, int((~part[1]).sum()), alpha)
-        return gdp_mu(tpr_low, fpr_high)
-
-    chosen = float(candidates[int(np.argmax(mu_at(select, candidates)))])
-    mu = float(mu_at(evaluate, np.array([chosen]))[0])
-    return {"mu": mu, "epsilon": gdp_epsilon(mu, delta), "threshold": chosen}
