@@ -79,6 +79,10 @@ from lira.workflow import catalog
 from lira.core import logit_statistics
 
 ATTACKS = list(catalog.attacks(config))
+# The findings of the paper's experiments run on this experiment (results/<experiment>/paper/<id>/
+# finding.json, lira.reports.findings): each rules/*.smk that regenerates one appends its own, and
+# the `paper` target gathers them.
+PAPER_FINDINGS = []
 # The per-example statistics the shadows step stacks (lira.core.logit_statistics).
 STACKED = list(logit_statistics.STACKED_STATISTICS)
 
