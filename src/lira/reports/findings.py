@@ -61,3 +61,15 @@ def findings_page(findings: list[Finding], heading: str) -> str:
     lines.append("")
     lines += [f.markdown() for f in findings]
     return "\n".join(lines)
+
+
+def write_findings_page(paths, markdown_path, csv_path, heading: str) -> list[Finding]:
+    """The findings at `paths` (finding.json files, in order) -> one Markdown page and a CSV with
+    a row per finding (figure, title, verdict, paper, ours, why)."""
+    import pandas as pd
+
+    found = [read_finding(path) for path in paths]
+    Path(markdown_path).write_text(findings_page(found, heading))
+    rows = [{key: value for key, value in asdict(f).items() if key != "files"} for f in found]
+    pd.DataFrame(rows, columns=["figure", "title", "verdict", "paper", "ours", "why"]).to_csv(csv_path, index=False)
+    return found
