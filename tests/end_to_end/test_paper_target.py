@@ -4,6 +4,9 @@ findings."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from conftest import planned_jobs, snakemake, tiny_config, write_config
 
@@ -51,3 +54,20 @@ def test_a_missing_study_is_refused_before_anything_runs(paper_workdir, tmp_path
     process = snakemake(tmp_path, "-n", check=False)
     assert process.returncode != 0
     assert "invalid config: paper.studies: studies/nope.yaml: no such file" in process.stdout + process.stderr
+
+
+def test_plan_plans_the_paper_target_study_by_study(paper_workdir):
+    process = subprocess.run(
+        [sys.executable, "-m", "lira.tools.plan", "--target", "paper", "--directory", str(paper_workdir), "--no-calibrate"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    text = process.stdout
+    assert "== this experiment, tiny ==" in text and "== study epochs (studies/epochs.yaml) ==" in text
+    assert "== grid point short ==" in text and "Plan for experiment epochs-short" in text
+    assert "== the paper target (1 studies) ==" in text
+    # Each point's own jobs, without the study's and the point's prefixes.
+    short = text.split("== grid point short ==")[1].split("==")[0]
+    assert [line.split() for line in short.splitlines() if line.startswith("train ")] == [["train", "2", "0", "2"]]

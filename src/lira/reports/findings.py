@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lira.workflow import files
+
 VERDICTS = ("agrees", "partly agrees", "differs", "does not reproduce at this scale")
 
 
@@ -46,8 +48,8 @@ def write_finding(path: str | Path, finding: Finding) -> None:
     """One finding as JSON (the `paper` target's input) at `path`, and as Markdown beside it
     (same name, .md)."""
     path = Path(path)
-    path.write_text(json.dumps(asdict(finding), indent=1) + "\n")
-    path.with_suffix(".md").write_text(finding.markdown())
+    files.write_text(path, json.dumps(asdict(finding), indent=1) + "\n")
+    files.write_text(path.with_suffix(".md"), finding.markdown())
 
 
 def read_finding(path: str | Path) -> Finding:
@@ -69,7 +71,8 @@ def write_findings_page(paths, markdown_path, csv_path, heading: str) -> list[Fi
     import pandas as pd
 
     found = [read_finding(path) for path in paths]
-    Path(markdown_path).write_text(findings_page(found, heading))
+    files.write_text(markdown_path, findings_page(found, heading))
     rows = [{key: value for key, value in asdict(f).items() if key != "files"} for f in found]
-    pd.DataFrame(rows, columns=["figure", "title", "verdict", "paper", "ours", "why"]).to_csv(csv_path, index=False)
+    with files.atomic_path(csv_path) as temporary:
+        pd.DataFrame(rows, columns=["figure", "title", "verdict", "paper", "ours", "why"]).to_csv(temporary, index=False)
     return found
