@@ -20,6 +20,8 @@ except grids.GridError as error:
 
 GRID_ATTACK = grids.attack(config)
 GRID_FOLDER = f"results/{config['experiment']}"
+# The paper's finding the grid checks on its points (grid.finding), if it names one.
+GRID_FINDING = grids.finding_file(config)
 
 
 rule grid:
@@ -53,6 +55,7 @@ rule grid:
             category="Grid",
         ),
         pdf=f"{GRID_FOLDER}/grid_roc.pdf",
+        finding=[GRID_FINDING] if GRID_FINDING else [],
     log:
         f"{GRID_FOLDER}/logs/grid.log",
     conda:
@@ -63,6 +66,7 @@ rule grid:
         experiment=config["experiment"],
         fprs=GRID[0].config["evaluate"]["fprs"],
         attack=GRID_ATTACK,
+        finding=config["grid"].get("finding"),
     script:
         "../scripts/grid.py"
 

@@ -12,5 +12,6 @@ write_grid_report(
     experiment=snakemake.params.experiment,
     fprs=snakemake.params.fprs,
     attack=snakemake.params.attack,
+    finding=snakemake.params.finding,
     log=job_logger(snakemake.log[0]),
 )

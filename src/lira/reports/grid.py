@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from lira.core import metrics
-from lira.reports import plots
+from lira.reports import grid_findings, plots
+from lira.reports.findings import write_finding
+from lira.reports.grid_findings import PointSummary
 from lira.reports.tables import markdown
 from lira.workflow import artifacts, catalog, files
 
@@ -67,18 +70,42 @@ def check_consistent(point: dict, result: dict, models: list[dict], attack: str)
         )
 
 
+def point_summary(point: dict, result: dict, models: list[dict]) -> PointSummary:
+    """What a grid finding (lira.reports.grid_findings) reads of a point: TPR at 0.1 % FPR and AUC
+    with their intervals, the models' mean test accuracy, the recipe's epsilon."""
+    pooled, intervals = result["pooled"], result["bootstrap_95"]
+    label = metrics.fpr_label(1e-3)
+    tpr = pooled.get(f"tpr@{label}")
+    if tpr is None or (isinstance(tpr, float) and math.isnan(tpr)):
+        raise GridError(f"grid point {point['name']}: TPR at 0.1 % FPR is not measurable; the grid's finding needs it")
+    accuracies = [m["holdout_accuracy"] for m in models if m.get("holdout_accuracy") is not None]
+    privacy = models[0].get("privacy") if models else None
+    return PointSummary(
+        name=point["name"],
+        settings=point["set"],
+        test_accuracy=float(np.mean(accuracies)) if accuracies else None,
+        tpr=(tpr, *intervals.get(f"tpr@{label}", (tpr, tpr))),
+        auc=(pooled["auc"], *intervals.get("auc", (pooled["auc"], pooled["auc"]))),
+        epsilon=privacy["epsilon"] if privacy else None,
+    )
+
+
 def write_grid_report(
-    inputs, outputs, points: list[dict], caption: str, experiment: str, fprs, attack: str, log: logging.Logger
+    inputs, outputs, points: list[dict], caption: str, experiment: str, fprs, attack: str, log: logging.Logger,
+    finding: str | None = None,
 ) -> None:
     """grid.csv, grid.md (one row per point) and grid_roc.{png,pdf} (the attack's ROC at every
-    point; a panel per `panel`, a curve per `label`)."""
-    rows, curves = [], {}
+    point; a panel per `panel`, a curve per `label`); with `finding` (grid.finding), the paper's
+    finding checked on the points (lira.reports.grid_findings) in outputs.finding."""
+    rows, curves, summaries = [], {}, []
     for index, point in enumerate(points):
         fingerprint = artifacts.expected_fingerprint(inputs.pools[index], point["seed"])
         result = artifacts.load_json(inputs.metrics[index], fingerprint, hashed=True)
         models = [m for path in point_models(inputs, index, points) for m in artifacts.load_json(path, fingerprint).get("models", [])]
         check_consistent(point, result, models, attack)
         rows.append(point_row(point, result, models, fprs, attack))
+        if finding:
+            summaries.append(point_summary(point, result, models))
         scores = artifacts.load_npz(inputs.attacks[index], fingerprint)
         curves.setdefault(point["panel"], {})[point["label"]] = metrics.roc_curve(scores["scores"], scores["is_member"])
     table = pd.DataFrame(rows).fillna("")  # a point without the paper's number, or without a setting others change
@@ -95,6 +122,10 @@ def write_grid_report(
     title = f"Grid {experiment}: {catalog.attack_label(attack)}"
     plots.save(plots.grid_figure(curves, title), [outputs.png, outputs.pdf], f"grid {experiment}")
     log.info("\n%s", table.to_string())
+    if finding:
+        found = grid_findings.FINDINGS[finding](summaries)
+        write_finding(outputs.finding[0], replace(found, files=["grid.md", "grid_roc.png"]))
+        log.info("%s: %s (%s)", found.figure, found.verdict, found.why)
 
 
 def point_models(inputs, index: int, points: list[dict]) -> list[str]:

@@ -34,6 +34,9 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 POINT_KEYS = {"name", "panel", "label", "paper", "set"}
 # Enough for the paper's grids (Table IV: 9 points) several times over; each point is a whole experiment.
 MAX_POINTS = 64
+# The paper's findings a grid can check on its points (grid.finding, lira.reports.grid_findings),
+# and the folder under results/<experiment>/paper/ of each.
+FINDINGS = {"dp_sgd": "fig14"}
 
 
 class GridError(ValueError):
@@ -111,8 +114,10 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     grid = config.get("grid")
     if not isinstance(grid, dict) or not isinstance(grid.get("points"), list) or not grid["points"]:
         raise GridError(["grid: expected a mapping with `points`, a list of at least one point (docs/grids.md)"])
-    unknown = sorted(set(grid) - {"caption", "attack", "points"})
-    problems = [f"grid.{key}: unknown key; a grid has caption, attack and points" for key in unknown]
+    unknown = sorted(set(grid) - {"caption", "attack", "points", "finding"})
+    problems = [f"grid.{key}: unknown key; a grid has caption, attack, finding and points" for key in unknown]
+    if "finding" in grid and grid["finding"] not in FINDINGS:
+        problems.append(f"grid.finding={grid['finding']!r}: must be one of {', '.join(FINDINGS)}")
     if grid.get("attack", DEFAULT_ATTACK) not in catalog.AUDIT:
         problems.append(f"grid.attack={grid.get('attack')!r}: must be one of {', '.join(catalog.AUDIT)}")
     entries = grid["points"]
@@ -153,6 +158,12 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     if problems:
         raise GridError(problems)
     return found
+
+
+def finding_file(config: dict) -> str | None:
+    """The finding.json the grid's report writes (grid.finding), or None."""
+    name = config["grid"].get("finding")
+    return f"results/{config['experiment']}/paper/{FINDINGS[name]}/finding.json" if name else None
 
 
 def attack(config: dict) -> str:
