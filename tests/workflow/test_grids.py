@@ -38,6 +38,12 @@ def test_each_point_is_the_base_updated_by_its_settings():
     assert description["panel"] == "σ = 0.8" and description["label"] == "C = 1" and description["paper"] == {"test_accuracy": 61.3}
     assert plain.describe()["label"] == "plain"
     assert grids.attack(config) == "lira_online"
+    assert grids.finding_file(config) is None
+
+
+def test_a_grid_finding_is_written_under_the_grids_paper_folder():
+    config = grid_config([{"name": "a", "set": {}}], finding="dp_sgd")
+    assert grids.finding_file(config) == f"results/{config['experiment']}/paper/fig14/finding.json"
 
 
 @pytest.mark.parametrize(
@@ -54,6 +60,7 @@ def test_each_point_is_the_base_updated_by_its_settings():
         ([{"name": "a", "set": {}, "paper": {"x": "high"}}], {}, "grid point a.paper: expected a mapping of names to numbers"),
         ([{"name": "a", "set": {}}], {"attack": "ye"}, "grid.attack='ye': must be one of lira_online"),
         ([{"name": "a", "set": {}}], {"colour": 1}, "grid.colour: unknown key"),
+        ([{"name": "a", "set": {}}], {"finding": "fig99"}, "grid.finding='fig99': must be one of dp_sgd"),
     ],
 )  # fmt: skip
 def test_a_bad_grid_is_refused_with_one_line_per_problem_naming_the_point(points, extra, expected):
