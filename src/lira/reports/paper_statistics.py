@@ -18,7 +18,7 @@ import pandas as pd
 
 from lira.core import attacks, metrics, normality, splits
 from lira.core.gaussian import fit_shadow_sums
-from lira.core.logit_statistics import INPUT_STATISTICS, all_statistics, stacked_input_statistics
+from lira.core.logit_statistics import all_statistics, stacked_input_statistics
 from lira.core.queries import query_set
 from lira.reports import plots
 from lira.reports.findings import Finding, write_finding
@@ -269,14 +269,20 @@ def shape_figure(values: dict, keep: np.ndarray, examples: dict, labels: np.ndar
     for row, (caption, index) in zip(grid, examples.items()):
         for axes, (name, stack) in zip(row, values.items()):
             column = stack[:, index]
-            span = np.linspace(column.min(), column.max(), 200)
-            span = span if np.ptp(column) > 0 else column.min() + np.linspace(-1, 1, 200)
+            # Bins shared by both groups, counts (each group has about N/2 models), and each group's
+            # Gaussian scaled to its count, so that a group piled up in one bin stays comparable.
+            edges = np.histogram_bin_edges(column, bins=24)
+            span = np.linspace(edges[0], edges[-1], 300)
+            tallest = 1
             for (group, member), colour in zip((("IN", True), ("OUT", False)), colours):
                 part = column[keep[:, index] == member]
-                axes.hist(part, bins=12, density=True, alpha=0.45, color=colour, label=f"{group} ({len(part)} models)")
+                counts, _, _ = axes.hist(part, bins=edges, alpha=0.45, color=colour, label=f"{group} ({len(part)} models)")
+                tallest = max(tallest, counts.max())
                 if part.std() > 0:
-                    axes.plot(span, norm.pdf(span, part.mean(), part.std(ddof=1)), color=colour)
-            axes.set(title=f"{caption}: example {index} (class {labels[index]})", xlabel=SHAPE_STATISTICS[name], ylabel="density")
+                    scale = len(part) * (edges[1] - edges[0])
+                    axes.plot(span, scale * norm.pdf(span, part.mean(), part.std(ddof=1)), color=colour)
+            axes.set_ylim(0, 1.2 * tallest)  # a group piled into one bin has a Gaussian far taller than its bars
+            axes.set(title=f"{caption}: example {index} (class {labels[index]})", xlabel=SHAPE_STATISTICS[name], ylabel="models")
             axes.title.set_fontsize("small")
             axes.legend(fontsize="x-small")
     figure.suptitle(title)
