@@ -147,3 +147,69 @@ def write_stacked_statistics(
         chunk = slice(start, min(start + step, pool))
         for name, value in stacked_statistics(logits[:, chunk], labels[None, chunk, None], list(stacks)).items():
             stacks[name][rows, chunk] = value
+
+
+# --- LiRA's input statistic compared (the paper's Figure 8) ----------------------------------------
+#
+# Six candidate statistics for the Gaussians, from the same logits. The first three go through the
+# probabilities f = softmax(z) as a model outputs them, in float32 (PROBABILITY_DTYPE): that is
+# where the naive logit log f_y - log(1 - f_y) saturates (1 - f_y is 0 once f_y rounds to 1, for
+# z_y - logsumexp_{y' != y} z_y' above about 16.6), hence "unstable". Logs are taken in float64 of
+# (x + LOG_EPSILON), so a saturated value is finite (log 1e-45 = -103.6) rather than infinite.
+INPUT_STATISTICS = ("confidence", "log_confidence", "unstable_logit", "logit_scaled_confidence", "logit", "hinge")
+PROBABILITY_DTYPE = np.float32
+LOG_EPSILON = 1e-45
+
+
+def softmax(logits: np.ndarray, dtype=PROBABILITY_DTYPE) -> np.ndarray:
+    """f = softmax(z) over the last axis, in `dtype` (default float32, a model's output):
+    exp(z - max z) / sum exp(z - max z), the order of operations of scipy.special.softmax."""
+    z = np.asarray(logits, dtype=dtype)
+    shifted = np.exp(z - z.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def input_statistics(logits: np.ndarray, labels: np.ndarray, names=INPUT_STATISTICS) -> dict[str, np.ndarray]:
+    """The candidate inputs of LiRA `names` (INPUT_STATISTICS) of logits [..., classes] with labels
+    broadcastable to logits.shape[:-1], each [...] float64, higher = more member-like:
+
+    - confidence: f_y, f = softmax(z) in float32;
+    - log_confidence: log(f_y + eps) (minus the cross-entropy, through f);
+    - unstable_logit: log(f_y + eps) - log(1 - f_y + eps), 1 - f_y taken in float32;
+    - logit_scaled_confidence: the stable logit z_y - logsumexp_{y' != y} z_y' (all_statistics);
+    - logit: the raw logit z_y;
+    - hinge: z_y - max_{y' != y} z_y' (all_statistics).
+    """
+    unknown = [name for name in names if name not in INPUT_STATISTICS]
+    if unknown:
+        raise ValueError(f"unknown statistics {unknown}: known are {list(INPUT_STATISTICS)}")
+    logits = np.asarray(logits)
+    labels = np.broadcast_to(np.asarray(labels), logits.shape[:-1])
+    results = {}
+    if {"confidence", "log_confidence", "unstable_logit"} & set(names):
+        f_true = np.take_along_axis(softmax(logits), labels[..., None], axis=-1)[..., 0]  # [...], float32
+        results["confidence"] = f_true.astype(np.float64)
+        results["log_confidence"] = np.log(results["confidence"] + LOG_EPSILON)
+        one_minus = (PROBABILITY_DTYPE(1) - f_true).astype(np.float64)  # 0 where f_y rounds to 1
+        results["unstable_logit"] = results["log_confidence"] - np.log(one_minus + LOG_EPSILON)
+    stable = [name for name in ("logit_scaled_confidence", "hinge") if name in names]
+    if stable:
+        results.update(all_statistics(logits, labels, stable))
+    if "logit" in names:
+        results["logit"] = np.take_along_axis(logits, labels[..., None], axis=-1)[..., 0].astype(np.float64)
+    return {name: results[name] for name in names}
+
+
+def stacked_input_statistics(logits: np.ndarray, labels: np.ndarray, names=INPUT_STATISTICS, values_per_chunk: int = 1 << 17):
+    """input_statistics of a block of models' logits [models, pool, queries, classes], labels
+    [pool], each float32 [models, pool, queries] as the shadows step stores its statistics (so the
+    logit-scaled confidence and hinge equal the shadows' stacks bit for bit), a chunk of examples
+    at a time."""
+    models, pool = logits.shape[:2]
+    stacks = {name: np.empty(logits.shape[:-1], dtype=np.float32) for name in names}
+    step = max(1, values_per_chunk // (models * math.prod(logits.shape[2:])))
+    for start in range(0, pool, step):
+        chunk = slice(start, min(start + step, pool))
+        for name, value in input_statistics(logits[:, chunk], labels[None, chunk, None], names).items():
+            stacks[name][:, chunk] = value
+    return stacks
