@@ -10,19 +10,17 @@ import logging
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from lira.core import deployment, shadow_count  # noqa: E402
-from lira.core.metrics import auc, balanced_accuracy, bootstrap, fpr_label, roc_curve, tpr_at_fpr  # noqa: E402
-from lira.reports import plots  # noqa: E402
-from lira.reports.findings import Finding, write_finding  # noqa: E402
-from lira.reports.tables import markdown  # noqa: E402
-from lira.workflow import artifacts, files  # noqa: E402
+from lira.core import deployment, shadow_count
+from lira.core.metrics import auc, balanced_accuracy, bootstrap, fpr_label, roc_curve, tpr_at_fpr
+from lira.reports import plots
+from lira.reports.findings import Finding, write_finding
+from lira.reports.tables import markdown
+from lira.workflow import artifacts, files
 
 LOW_FPR = 1e-3  # the paper's headline FPR, 0.1 %
 TAIL_SHARE = 0.01  # Fig. 2: the 1 % most confident pairs
@@ -267,7 +265,12 @@ def write_fig9(
     spread = {name: summary.loc[name]["mean"].max() - summary.loc[name]["mean"].min() for name in (per_example, sab)}
     sab_flatter = spread[sab] < spread[per_example]
     per_example_grows = at(per_example, full)["mean"] > at(per_example, smallest_count)["mean"] + at(per_example, smallest_count)["std"]
-    tests = [global_better, sab_flatter, per_example_grows]
+    # "16 models with global variance come close to the best": within 80 % of the best mean at the
+    # full count (the paper's ~6 % of ~7.5 %).
+    best = max(at(name, full)["mean"] for name in (per_example, global_, sab))
+    sixteen = 16 if (global_, 16) in summary.index else smallest_count
+    global_close = at(global_, sixteen)["mean"] >= 0.8 * best
+    tests = [global_better, sab_flatter, per_example_grows, global_close]
     verdict = "agrees" if all(tests) else "partly agrees" if any(tests) else "differs"
 
     def line(name):
@@ -289,7 +292,8 @@ def write_fig9(
             f"global above per-example variance at {smallest_count} shadows by more than the two sds: {global_better}; "
             f"Sablayrolles flatter than per-example LiRA (range of means {100 * spread[sab]:.2f} vs "
             f"{100 * spread[per_example]:.2f} points): {sab_flatter}; per-example LiRA grows from {smallest_count} to "
-            f"{full} shadows: {per_example_grows}. The levelling off beyond 64 models is not testable with {full} shadows"
+            f"{full} shadows: {per_example_grows}; global variance at {sixteen} shadows within 80 % of the best full-count "
+            f"TPR ({100 * best:.2f} %): {global_close}. The levelling off beyond 64 models is not testable with {full} shadows"
         ),
         files=_files(outputs, _results_folder(outputs.finding)),
     )
@@ -311,7 +315,7 @@ def precision_table(attacks: dict, resamples: int, seed: int, shares=PRECISION_M
         point = deployment.precision_at(scores, is_member, shares, fprs)
         keys = list(point)
 
-        def statistic(drawn, members):
+        def statistic(drawn, members, keys=keys):
             values = deployment.precision_at(drawn[0], members, shares, fprs)
             return [values[key] for key in keys]
 
