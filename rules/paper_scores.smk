@@ -3,21 +3,6 @@
 # results/<experiment>/paper/<id>/ and its finding.json, which the `paper` target gathers.
 
 
-def paper_outputs(id, *kinds, figure=True, caption=None):
-    """paper/<id>/ outputs: finding.json, the figure (png registered in the report, pdf) when
-    `figure`, and one file per extra suffix in `kinds` (csv, md)."""
-    outputs = {kind: result(f"paper/{id}/{id}.{kind}") for kind in kinds}
-    if figure:
-        outputs["png"] = report(
-            result(f"paper/{id}/{id}.png"),
-            caption=f"../report/{caption or 'paper_' + id}.rst",
-            category="Paper experiments",
-        )
-        outputs["pdf"] = result(f"paper/{id}/{id}.pdf")
-    outputs["finding"] = result(f"paper/{id}/finding.json")
-    return outputs
-
-
 rule paper_fig2:
     """Fig. 2: the LOSS attack's ROC on linear and log-log axes (LiRA online for contrast), its
     AUC, balanced accuracy, TPR at 0.1 % FPR and the purity of its most confident 1 %."""
@@ -26,7 +11,14 @@ rule paper_fig2:
         online=result("attacks/lira_online.npz"),
         pool=result("pool.npz"),
     output:
-        **paper_outputs("fig2", "csv"),
+        csv=result("paper/fig2/fig2.csv"),
+        png=report(
+            result("paper/fig2/fig2.png"),
+            caption="../report/paper_fig2.rst",
+            category="Paper experiments",
+        ),
+        pdf=result("paper/fig2/fig2.pdf"),
+        finding=result("paper/fig2/finding.json"),
     log:
         result("logs/paper_fig2.log"),
     benchmark:
@@ -48,7 +40,14 @@ rule paper_fig6:
         online=result("attacks/lira_online.npz"),
         pool=result("pool.npz"),
     output:
-        **paper_outputs("fig6", "csv"),
+        csv=result("paper/fig6/fig6.csv"),
+        png=report(
+            result("paper/fig6/fig6.png"),
+            caption="../report/paper_fig6.rst",
+            category="Paper experiments",
+        ),
+        pdf=result("paper/fig6/fig6.pdf"),
+        finding=result("paper/fig6/finding.json"),
     log:
         result("logs/paper_fig6.log"),
     benchmark:
@@ -74,7 +73,14 @@ rule paper_fig9:
         sablayrolles=result("attacks/sablayrolles.npz"),
         pool=result("pool.npz"),
     output:
-        **paper_outputs("fig9", "csv"),
+        csv=result("paper/fig9/fig9.csv"),
+        png=report(
+            result("paper/fig9/fig9.png"),
+            caption="../report/paper_fig9.rst",
+            category="Paper experiments",
+        ),
+        pdf=result("paper/fig9/fig9.pdf"),
+        finding=result("paper/fig9/finding.json"),
     log:
         result("logs/paper_fig9.log"),
     benchmark:
@@ -101,7 +107,15 @@ rule paper_precision:
         global_threshold=result("attacks/global_threshold.npz"),
         pool=result("pool.npz"),
     output:
-        **paper_outputs("precision", "csv", "md"),
+        csv=result("paper/precision/precision.csv"),
+        md=result("paper/precision/precision.md"),
+        png=report(
+            result("paper/precision/precision.png"),
+            caption="../report/paper_precision.rst",
+            category="Paper experiments",
+        ),
+        pdf=result("paper/precision/precision.pdf"),
+        finding=result("paper/precision/finding.json"),
     log:
         result("logs/paper_precision.log"),
     benchmark:
@@ -125,7 +139,15 @@ rule paper_deployed_thresholds:
         global_threshold=result("attacks/global_threshold.npz"),
         pool=result("pool.npz"),
     output:
-        **paper_outputs("deployed-thresholds", "csv", "md", caption="paper_deployed_thresholds"),
+        csv=result("paper/deployed-thresholds/deployed-thresholds.csv"),
+        md=result("paper/deployed-thresholds/deployed-thresholds.md"),
+        png=report(
+            result("paper/deployed-thresholds/deployed-thresholds.png"),
+            caption="../report/paper_deployed_thresholds.rst",
+            category="Paper experiments",
+        ),
+        pdf=result("paper/deployed-thresholds/deployed-thresholds.pdf"),
+        finding=result("paper/deployed-thresholds/finding.json"),
     log:
         result("logs/paper_deployed_thresholds.log"),
     benchmark:
