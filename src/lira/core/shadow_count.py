@@ -172,3 +172,81 @@ class _PairSums:
             fits.append(ShadowFit(self.shift, count_in, sum_in, sumsq_in, count_out, sum_out, sumsq_out))
         return fits
 
+
+
+SABLAYROLLES_VARIANT = "Sablayrolles et al. (loss, per-example threshold)"
+
+
+def sablayrolles_power_by_shadow_count(
+    loss_values: np.ndarray, keep: np.ndarray, n_targets: int, repeats: int, seed: int, max_fpr: float = 1e-3
+) -> list[dict]:
+    """The non-parametric attack of Sablayrolles et al. (lira.core.attacks.sablayrolles: the loss
+    against the per-example midpoint (mu_in + mu_out) / 2 of the shadows' losses) with fewer shadow
+    models, on exactly the draws of attack_power_by_shadow_count with the same arguments (the same
+    generator, drawn in the same order), so that its line and LiRA's share their shadows.
+
+    loss_values [N, n, Q] (the cross-entropy; only query 0 is used, as the catalog's
+    `sablayrolles`), keep [N, n]. Rows as attack_power_by_shadow_count's, variant SABLAYROLLES_VARIANT."""
+    rng = np.random.default_rng([seed, 0xC0])
+    n_models = len(loss_values)
+    values = -np.asarray(loss_values[..., :1], dtype=np.float64)  # [N, n, 1], higher = member
+    target_keep = np.asarray(keep[:n_targets], dtype=bool)  # [T, n]
+    pair_sums = None
+    rows = []
+    counts = shadow_counts(n_models)
+    for count in counts:
+        full = count == counts[-1]
+        for repeat in range(1 if full else repeats):
+            if full:
+                params = leave_pair_out(fit_shadow_sums(values, keep), values, keep, np.arange(n_targets))
+                scores = attacks.sablayrolles(values[:n_targets], params)  # [T, n]
+            else:
+                if pair_sums is None:
+                    pair_sums = _PairSums(values, keep)
+                fits = pair_sums.fits(_choose_pairs(rng, n_models // 2, n_targets, count // 2))
+                scores = np.stack([attacks.sablayrolles(values[t], gaussian_params(fit)) for t, fit in enumerate(fits)])
+            roc = roc_curve(scores, target_keep)
+            rows.append(
+                {
+                    "shadow_models": count,
+                    "repeat": repeat,
+                    "variant": SABLAYROLLES_VARIANT,
+                    "tpr": tpr_at_fpr(roc, max_fpr)[0],
+                    "auc": auc(roc),
+                }
+            )
+    return rows
+
+
+def lira_online_scores_by_count(values: np.ndarray, keep: np.ndarray, n_targets: int, counts, seed: int) -> dict:
+    """Online LiRA's scores with `count` shadows per target, per-example and global variance, for
+    the ROC curves of the paper's Fig. 17: {count: {"per-example variance": [T, n], "global
+    variance": [T, n]}}. One draw per count below N - 2 (random pairs, as attack_power_by_shadow_count
+    draws them, from a generator of its own), every model but the target's pair at N - 2.
+    values [N, n, Q] (higher = member), keep [N, n]."""
+    rng = np.random.default_rng([seed, 0xC17])
+    n_models = len(values)
+    full = shadow_counts(n_models)[-1]
+    targets = np.asarray(values[:n_targets], dtype=np.float64)  # [T, n, Q]
+    pair_sums = None
+    result = {}
+    for count in counts:
+        if count == full:
+            params = leave_pair_out(fit_shadow_sums(values, keep), values, keep, np.arange(n_targets))
+            per_target_params = None
+        else:
+            if count < 4 or count > full or count % 2:
+                raise ValueError(f"shadow count {count}: expected an even count from 4 to {full}")
+            if pair_sums is None:
+                pair_sums = _PairSums(values, keep)
+            fits = pair_sums.fits(_choose_pairs(rng, n_models // 2, n_targets, count // 2))
+            per_target_params = [gaussian_params(fit) for fit in fits]
+        result[count] = {}
+        for name, global_variance in (("per-example variance", False), ("global variance", True)):
+            if per_target_params is None:
+                result[count][name] = attacks.lira_online(targets, params, global_variance)
+            else:
+                result[count][name] = np.stack(
+                    [attacks.lira_online(target, p, global_variance) for target, p in zip(targets, per_target_params)]
+                )
+    return result
