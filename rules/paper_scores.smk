@@ -5,7 +5,8 @@
 
 rule paper_fig2:
     """Fig. 2: the LOSS attack's ROC on linear and log-log axes (LiRA online for contrast), its
-    AUC, balanced accuracy, TPR at 0.1 % FPR and the purity of its most confident 1 %."""
+    AUC, balanced accuracy, TPR at 0.1 % FPR and the purity of its most confident 1 %.
+    """
     input:
         loss=result("attacks/global_threshold.npz"),
         online=result("attacks/lira_online.npz"),

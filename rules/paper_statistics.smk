@@ -15,7 +15,8 @@ PAPER_LOGITS = {
 rule paper_fig8:
     """The paper's Figure 8: online LiRA with each of six statistics as its input (confidence,
     log-confidence, the unstable and the stable logit, the raw logit, the hinge), scored as the
-    lira_online attack is; log-log ROC, TPR and AUC with bootstrap intervals, and the finding."""
+    lira_online attack is; log-log ROC, TPR and AUC with bootstrap intervals, and the finding.
+    """
     input:
         **PAPER_LOGITS,
     output:
@@ -51,7 +52,8 @@ rule paper_fig8:
 rule paper_fig4:
     """The paper's Figure 4: the IN and OUT distributions across models of the confidence, the
     loss and the logit-scaled confidence for three examples, and over every example the share
-    whose normality a Shapiro-Wilk test rejects, with the median |skewness|, and the finding."""
+    whose normality a Shapiro-Wilk test rejects, with the median |skewness|, and the finding.
+    """
     input:
         **PAPER_LOGITS,
     output:
