@@ -83,6 +83,12 @@ class Point:
         blocks = model_blocks(self.config["shadow_models"], self.config["models_per_job"])
         return [f"{self.folder}/models/{block}.json" for block in blocks]
 
+    @property
+    def logits_infos(self) -> list[str]:
+        """The point's logits/<block>.json sidecars (each model's accuracy on members and non-members)."""
+        blocks = model_blocks(self.config["shadow_models"], self.config["models_per_job"])
+        return [f"{self.folder}/logits/{block}.json" for block in blocks]
+
     def describe(self) -> dict:
         """What the grid's report needs of the point (JSON)."""
         return {
