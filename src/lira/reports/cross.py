@@ -85,9 +85,11 @@ def cross_markdown(table: pd.DataFrame, experiment: str, attack: str) -> str:
     """A matrix per panel: targets by rows, shadows by columns, TPR at 0.1 % FPR (%) with its
     95 % interval; the matched guess in bold."""
     parts = [
-        f"**Grid {experiment}, cross attack.** {catalog.attack_label(attack)}: each target configuration's models (rows) "
-        f"attacked with each shadow configuration's models (columns); TPR (%) at {FIG_LABEL} FPR with 95 % bootstrap "
-        "interval, the matched guess in bold (the paper's Fig. 11).",
+        (
+            f"**Grid {experiment}, cross attack.** {catalog.attack_label(attack)}: each target configuration's models "
+            f"(rows) attacked with each shadow configuration's models (columns); TPR (%) at {FIG_LABEL} FPR with 95 % "
+            "bootstrap interval, the matched guess in bold (the paper's Fig. 11)."
+        ),
         "",
     ]
     for panel, part in table.groupby("panel", sort=False):
@@ -129,8 +131,10 @@ def cross_finding(table: pd.DataFrame, outputs) -> Finding:
     penalty = {panel: _penalties(part) for panel, part in table.groupby("panel", sort=False)}
     geometric = {panel: float(np.exp(np.mean(np.log(v)))) for panel, v in penalty.items() if v}
     ours = [
-        f"The matched guess is the best or within its 95 % interval of the best for {best_or_tied} of {measurable} target "
-        f"configurations with a measurable TPR at {FIG_LABEL} FPR ({len(targets)} in all)."
+        (
+            f"The matched guess is the best or within its 95 % interval of the best for {best_or_tied} of {measurable} "
+            f"target configurations with a measurable TPR at {FIG_LABEL} FPR ({len(targets)} in all)."
+        )
     ]
     ours += [f"Panel {panel or 'all'}: matched / mismatched TPR = {value:.2f}x (geometric mean over mismatched pairs)."
              for panel, value in geometric.items()]  # fmt: skip
@@ -211,7 +215,7 @@ def write_gap_report(inputs, outputs, points: list[dict], attack: str, experimen
         table.to_csv(temporary, index=False)
     title = f"Grid {experiment}: {catalog.attack_label(attack)} against overfitting and accuracy"
     plots.save(plots.gap_figure(table, FIG_LABEL, title), [outputs.png, outputs.pdf], f"grid {experiment}")
-    if "fig7" in outputs.keys():
+    if hasattr(outputs, "fig7"):  # a cross grid's outputs
         files_ = [_relative(outputs.csv), _relative(outputs.png)]
         write_finding(outputs.fig7, trend_finding(table, "gap", FIG7, files_))
         write_finding(outputs.fig16, trend_finding(table, "test_accuracy", FIG16, files_))
