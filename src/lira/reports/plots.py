@@ -189,7 +189,7 @@ def cross_figure(rows: pd.DataFrame, fpr_label: str, title: str):
     high, one per (target, shadow) pair, in point order."""
     _theme()
     panels = list(dict.fromkeys(rows["panel"]))
-    figure, axes_row = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(max(4.6 * len(panels), 7), 4.2), squeeze=False)
     markers = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
     for axes, panel in zip(axes_row[0], panels):
         part = rows[rows["panel"] == panel]
@@ -212,7 +212,7 @@ def cross_figure(rows: pd.DataFrame, fpr_label: str, title: str):
         axes.set_xticks(range(len(targets)), targets, rotation=20)
         axes.set(yscale="log", title=panel or None, xlabel="target's configuration", ylabel=f"TPR at {fpr_label} FPR")
         axes.legend(loc="best", fontsize="x-small")
-    figure.suptitle(title)
+    figure.suptitle(title, fontsize="small")
     figure.tight_layout()
     return figure
 
@@ -240,7 +240,7 @@ def cross_roc_figure(panels: dict[str, dict[str, dict[str, Roc]]], title: str):
             axes.set_title(f"{panel}: target {target}" if panel else f"target {target}", fontsize="small")
             axes.set(xlabel="False positive rate", ylabel="True positive rate")
             axes.legend(loc="lower right", fontsize="xx-small", title="shadows (AUC)", title_fontsize="xx-small")
-    figure.suptitle(title)
+    figure.suptitle(title, fontsize="small")
     figure.tight_layout()
     return figure
 
@@ -267,6 +267,6 @@ def gap_figure(rows: pd.DataFrame, fpr_label: str, title: str):
         axes.set(yscale="log", xlabel=f"{xlabel} (%)", ylabel=f"TPR at {fpr_label} FPR")
         if any(panels):
             axes.legend(loc="best", fontsize="x-small")
-    figure.suptitle(title)
+    figure.suptitle(title, fontsize="small")
     figure.tight_layout()
     return figure
