@@ -18,10 +18,13 @@ if "grid" in config:
     include: "rules/grid.smk"
 
     rule all:
-        """The table and figure across the grid's points, and every point's whole experiment."""
+        """The table and figures across the grid's points (the cross attack's too, grid.cross),
+        every point's whole experiment, and the findings of the paper's figures it regenerates."""
         default_target: True
         input:
             rules.grid.output,
+            rules.grid_gap.output,
+            rules.grid_cross_report.output if GRID_CROSS else [],
 
 else:
 

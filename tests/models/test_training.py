@@ -230,3 +230,52 @@ def test_checkpoint_key_depends_on_settings_and_data():
     changed[0, 0] += 1
     assert key != training.checkpoint_key({"lr": 0.1, "epochs": 3}, changed)
     assert key != training.checkpoint_key({"lr": 0.1, "epochs": 3}, x.reshape(4, 3))
+
+
+def test_adam_matches_torch_optim():
+    """lira.models.training's own Adam (L2 weight decay, cosine schedule) makes torch.optim.Adam's
+    updates step for step."""
+    torch.manual_seed(0)
+    ours = architectures.build_model({"arch": "cnn", "width": 4}, (1, 8, 8), 4, [0.5], [0.3])
+    theirs = architectures.build_model({"arch": "cnn", "width": 4}, (1, 8, 8), 4, [0.5], [0.3])
+    theirs.load_state_dict(ours.state_dict())
+    optimizer = training.Adam(ours.parameters(), weight_decay=5e-4)
+    reference = torch.optim.Adam(theirs.parameters(), lr=0.002, weight_decay=5e-4)
+    total = 7
+    schedule = torch.optim.lr_scheduler.LambdaLR(reference, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    images, labels = random_data()
+    for step in range(total):
+        batch = slice(8 * step, 8 * step + 8)
+        for model in (ours, theirs):
+            torch.nn.functional.cross_entropy(model(images[batch]), labels[batch]).backward()
+        optimizer.step(training.cosine_lr(0.002, step, total))
+        reference.step()
+        schedule.step()
+        optimizer.zero_grad()
+        reference.zero_grad(set_to_none=True)
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_adam_trains_and_resumes_from_its_checkpoint(tmp_path):
+    """A recipe with optimizer adam lowers the loss, and a run resumed from its checkpoint ends
+    with the same weights as an uninterrupted one (Adam's moments and step count are saved)."""
+    images, labels = data()
+    recipe = {**RESUME_RECIPE, "optimizer": "adam", "lr": 0.005}
+    spec = {"arch": "mlp", "width": 16}
+
+    def run(checkpoint=None):
+        model = fresh_model(spec)
+        return model, training.train(model, images, labels, recipe, seed=3, checkpoint=checkpoint)
+
+    reference, reference_result = run()
+    assert reference_result.epoch_loss[-1] < reference_result.epoch_loss[0]
+    path = tmp_path / "0.pt"
+    with pytest.raises(Interrupted):
+        run(InterruptingCheckpoint(path, every=2, key="k"))
+    model, result = run(training.Checkpoint(path, every=2, key="k"))
+    assert result.resumed_from_epoch == 2 and result.epoch_loss == reference_result.epoch_loss
+    expected = reference.state_dict()
+    assert all(torch.equal(value, expected[name]) for name, value in model.state_dict().items())
+    assert isinstance(training.make_optimizer(model, recipe), training.Adam)
+    assert isinstance(training.make_optimizer(model, RECIPE), training.NesterovSGD)

@@ -67,6 +67,7 @@ BAD = [
     ("model", {"arch": "patch_cnn", "width": 8, "patch": 5}, ["model.patch=5", "must divide fashion_mnist's image size (28)"]),
     ("model", {"arch": "patch_cnn", "width": 8}, ["model.patch: missing", "divisor of the image size (28)"]),
     ("data.download", True, ["data.download=true", "needs data.directory"]),
+    ("train.optimizer", "rmsprop", ["train.optimizer='rmsprop'", "must be one of sgd, adam"]),
 ]
 
 
@@ -236,3 +237,15 @@ def test_bad_dp_settings_get_one_line_each(tmp_path, dp, expected):
     with pytest.raises(lira_config.ConfigError) as error:
         lira_config.check(config)
     assert len(error.value.problems) == 1 and error.value.problems[0].startswith(expected), error.value.problems
+
+
+def test_the_optimizer_is_absent_unless_set_so_existing_recipes_keep_their_files(good):
+    """train.optimizer has no default filled in: a config without it keeps the recipe (the train
+    rule's params, the target population's key) it had before the setting existed."""
+    checked = lira_config.check(copy.deepcopy(good))
+    assert "optimizer" not in checked["train"]
+    adam = copy.deepcopy(good)
+    adam["train"]["optimizer"] = "adam"
+    lira_config.check(adam)
+    adam["train"]["dp"] = {"noise_multiplier": 0.8, "max_grad_norm": 1.0, "delta": 1e-5}
+    assert problems_of(adam) == ["train.optimizer=adam: DP-SGD trains with SGD; remove train.dp or the optimizer"]

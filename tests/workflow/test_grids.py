@@ -74,3 +74,58 @@ def test_dp_with_bfloat16_or_batchnorm_is_refused_at_the_point():
     points = [{"name": "a", "set": {"train": {"dp": DP, "precision": "bfloat16"}}}]
     with pytest.raises(grids.GridError, match="grid point a: train.precision=bfloat16: DP-SGD trains in float32"):
         grids.points(grid_config(points))
+
+
+# --- cross grids (grid.cross): one pool, one shadow count, one query set -------------------------
+
+
+def cross_config(*points):
+    return grid_config(list(points), cross=True)
+
+
+def test_a_cross_grid_pairs_points_within_their_panels():
+    config = cross_config(
+        {"name": "a", "panel": "p", "set": {}},
+        {"name": "b", "panel": "p", "set": {"train": {"optimizer": "adam", "lr": 0.002}}},
+        {"name": "c", "panel": "q", "set": {"model": {"arch": "cnn", "width": 4}}},
+    )
+    found = grids.points(config)
+    assert grids.cross(config) and not grids.cross(grid_config([{"name": "a", "set": {}}]))
+    assert grids.cross_pairs(found) == [("a", "a"), ("a", "b"), ("b", "a"), ("b", "b"), ("c", "c")]
+    assert found[1].config["train"]["optimizer"] == "adam" and "optimizer" not in found[0].config["train"]
+    assert found[0].describe()["targets"] == config["attack"]["targets"]
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"data": {"pool_size": 80}}, "grid point b: data={"),
+        ({"seed": 1}, "grid point b: seed=1 differs from point a's (0)"),
+        ({"shadow_models": 4, "attack": {"targets": 4}}, "grid point b: shadow_models=4 differs from point a's (6)"),
+        ({"queries": {"shift": 0}}, "grid point b: queries={"),
+    ],
+)
+def test_a_cross_grid_refuses_points_of_another_pool_or_queries_with_one_line(changes, expected):
+    with pytest.raises(grids.GridError) as error:
+        grids.points(cross_config({"name": "a", "set": {}}, {"name": "b", "set": changes}))
+    assert len(error.value.problems) == 1 and error.value.problems[0].startswith(expected), error.value.problems
+    assert "grid.cross" in error.value.problems[0] and "\n" not in error.value.problems[0]
+    grids.points(grid_config([{"name": "a", "set": {}}, {"name": "b", "set": changes}]))  # fine without cross
+
+
+def test_grid_cross_must_be_a_boolean():
+    with pytest.raises(grids.GridError, match="grid.cross='yes': must be true or false"):
+        grids.points(cross_config({"name": "a", "set": {}}) | {"grid": {"points": [{"name": "a", "set": {}}], "cross": "yes"}})
+
+
+def test_the_procedures_grid_parses():
+    import yaml
+
+    repo = Path(__file__).parents[2]
+    # As Snakemake reads it: config.yaml (the Snakefile's configfile), updated key by key by --configfile.
+    config = grids._merge(yaml.safe_load((repo / "config.yaml").read_text()),
+                          yaml.safe_load((repo / "config/paper/procedures.yaml").read_text()))  # fmt: skip
+    found = grids.points(config)
+    assert grids.cross(config) and grids.attack(config) == "lira_online_global_variance"
+    assert {point.panel for point in found} == {"architecture", "optimizer", "augmentation"}
+    assert len(grids.cross_pairs(found)) == 4 * 4 + 3 * 3 + 3 * 3

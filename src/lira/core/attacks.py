@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lira.core import splits
-from lira.core.gaussian import GaussianParams, gaussian_params, leave_pair_out, row_chunks
+from lira.core.gaussian import GaussianParams, fit_shadow_sums, gaussian_params, leave_pair_out, row_chunks
 
 OFFLINE_TESTS = ("one-sided", "two-sided")
 
@@ -596,3 +596,31 @@ def run(
     if runner is None:
         raise ValueError(f"unknown attack family {settings['family']!r}; known: {', '.join(RUNNERS)}")
     return runner(AttackInputs(settings, shadows, keep, labels, fits, queries, external))
+
+
+def cross_scores(settings: dict, target_values: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, queries) -> np.ndarray:
+    """Scores [T, n] of T models of one population (target_values: statistic name -> [T, n, Q],
+    models 0..T-1 of a population drawn with the same seed as the shadows, so that target t has
+    the split of shadow model t) against the shadows of another (shadows: name -> [N, n, Q], keep
+    [N, n]): the attack of a grid's cross pair (lira.workflow.grids.cross_pairs).
+
+    As in the leave-pair-out evaluation, target t's shadows are the N - 2 models outside its
+    pair (splits.held_out), which also keeps the shadow model trained on exactly t's split out:
+    the matched pair then scores exactly as the leave-pair-out attack does (tests/core), and a
+    mismatched pair differs from it only by the shadows' recipe. Each target is scored as an
+    external target (AttackInputs.external) of its N - 2 shadows, fitted afresh."""
+    names = list(target_values)
+    n_targets = len(target_values[names[0]])
+    n_models = len(keep)
+    scores = np.empty((n_targets, keep.shape[1]))  # [T, n]
+    held_out, subset, fits, kept = None, None, None, None
+    for t in range(n_targets):
+        if splits.held_out(t, n_models) != held_out:  # partners 2j, 2j + 1 share their shadows
+            held_out = splits.held_out(t, n_models)
+            others = np.setdiff1d(np.arange(n_models), held_out)
+            kept = keep[others]
+            subset = {name: np.asarray(shadows[name][others]) for name in names}  # [N - 2, n, Q]
+            fits = {name: fit_shadow_sums(subset[name], kept) for name in names}
+        external = {name: np.asarray(target_values[name][t : t + 1]) for name in names}  # [1, n, Q]
+        scores[t] = run(settings, subset, kept, labels, fits, queries, external)[0][0]
+    return scores

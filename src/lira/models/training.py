@@ -173,6 +173,68 @@ class NesterovSGD:
             velocity.copy_(saved)
 
 
+class Adam:
+    """Adam with L2 weight decay, as torch.optim.Adam(weight_decay=...) computes it (written here
+    for the reason NesterovSGD is: torch.optim's first use imports torch._dynamo):
+
+        g = grad + weight_decay * p;  m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2
+        p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+
+    at step t = 1, 2, ... `lr` is set before each step (the cosine schedule)."""
+
+    def __init__(self, parameters, weight_decay: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.weight_decay = weight_decay
+        self.betas = betas
+        self.eps = eps
+        self.steps = 0
+        self.first = [torch.zeros_like(p) for p in self.parameters]
+        self.second = [torch.zeros_like(p) for p in self.parameters]
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        self.steps += 1
+        beta1, beta2 = self.betas
+        first_correction = 1 - beta1**self.steps
+        root_second_correction = math.sqrt(1 - beta2**self.steps)
+        for parameter, first, second in zip(self.parameters, self.first, self.second):
+            if parameter.grad is None:
+                continue
+            gradient = parameter.grad.add(parameter, alpha=self.weight_decay)
+            first.lerp_(gradient, 1 - beta1)
+            second.mul_(beta2).addcmul_(gradient, gradient, value=1 - beta2)
+            denominator = (second.sqrt() / root_second_correction).add_(self.eps)
+            parameter.addcdiv_(first, denominator, value=-lr / first_correction)
+
+    def zero_grad(self) -> None:
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    def state_dict(self) -> dict:
+        return {"steps": torch.tensor(self.steps), "first": [m.cpu() for m in self.first], "second": [v.cpu() for v in self.second]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+        for mine, saved in zip(self.first + self.second, state["first"] + state["second"], strict=True):
+            mine.copy_(saved)
+
+
+# train.optimizer: absent means sgd (NesterovSGD), so that configs written before the setting
+# existed keep their recipes, and with them their models' files and population keys.
+DEFAULT_OPTIMIZER = "sgd"
+
+
+def make_optimizer(model: nn.Module, recipe: dict):
+    """The recipe's optimizer: sgd (Nesterov momentum whenever there is momentum, the paper's
+    recipe; plain SGD without) or adam (train.momentum unused)."""
+    name = recipe.get("optimizer", DEFAULT_OPTIMIZER)
+    if name == "sgd":
+        return NesterovSGD(model.parameters(), momentum=recipe["momentum"], weight_decay=recipe["weight_decay"])
+    if name == "adam":
+        return Adam(model.parameters(), weight_decay=recipe["weight_decay"])
+    raise ValueError(f"train.optimizer={name!r}: expected sgd or adam")
+
+
 def cosine_lr(base_lr: float, step: int, total_steps: int) -> float:
     """The learning rate of step `step` (0-based) of a cosine decay from base_lr to 0."""
     return base_lr * 0.5 * (1 + math.cos(math.pi * step / total_steps))
@@ -207,8 +269,8 @@ def train(
     checkpoint: Checkpoint | None = None,
     log: logging.Logger | None = None,
 ) -> TrainResult:
-    """SGD with momentum, weight decay and a cosine learning-rate decay to 0, per the config's
-    `train` section: epochs, batch_size, lr, momentum, weight_decay, augment {mirror, shift, padding},
+    """SGD with momentum (or Adam: optimizer adam), weight decay and a cosine learning-rate decay
+    to 0, per the config's `train` section: epochs, batch_size, lr, momentum, weight_decay, augment {mirror, shift, padding},
     precision (float32, or bfloat16 autocast of the forward pass and loss).
     Deterministic on CPU for a fixed seed and thread count, with or without a resume from
     `checkpoint`. The checkpoint is left in place: remove it once the weights are saved."""
@@ -229,8 +291,7 @@ def train(
         # Its noise has a seed of its own, derived from the model's.
         dp_sgd = DPSGD(model, recipe, n, noise_seed=seed ^ 0xD9, device=device)
     else:
-        # Nesterov momentum whenever there is momentum (the paper's recipe); plain SGD without.
-        optimizer = NesterovSGD(model.parameters(), momentum=recipe["momentum"], weight_decay=recipe["weight_decay"])
+        optimizer = make_optimizer(model, recipe)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
     result = TrainResult()
     state = checkpoint.load(log) if checkpoint is not None else None

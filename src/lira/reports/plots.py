@@ -180,3 +180,93 @@ def grid_figure(panels: dict[str, dict[str, Roc]], title: str):
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def cross_figure(rows: pd.DataFrame, fpr_label: str, title: str):
+    """The paper's Fig. 11: per panel, the target's configuration on the x axis, one marker per
+    shadow configuration at its TPR at `fpr_label` FPR (log scale, 95 % interval bars), the
+    matched guess (shadow == target) outlined in black. rows: panel, target, shadow, tpr, low,
+    high, one per (target, shadow) pair, in point order."""
+    _theme()
+    panels = list(dict.fromkeys(rows["panel"]))
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(max(4.6 * len(panels), 7), 4.2), squeeze=False)
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+    for axes, panel in zip(axes_row[0], panels):
+        part = rows[rows["panel"] == panel]
+        targets = list(dict.fromkeys(part["target"]))
+        shadows = list(dict.fromkeys(part["shadow"]))
+        colours = sns.color_palette("colorblind", len(shadows))
+        width = 0.6 / max(len(shadows), 1)
+        floor = max(float(part["floor"].min()), 1e-6)
+        for k, (shadow, colour) in enumerate(zip(shadows, colours)):
+            mine = part[part["shadow"] == shadow]
+            x = np.array([targets.index(t) for t in mine["target"]]) + (k - (len(shadows) - 1) / 2) * width
+            tpr = np.maximum(mine["tpr"].to_numpy(float), floor)
+            low = np.maximum(mine["low"].to_numpy(float), floor)
+            high = np.maximum(mine["high"].to_numpy(float), floor)
+            axes.errorbar(x, tpr, yerr=[tpr - low, high - tpr], fmt="none", ecolor=colour, elinewidth=1, alpha=0.7)
+            matched = (mine["target"] == shadow).to_numpy()
+            marker = markers[k % len(markers)]
+            axes.scatter(x[~matched], tpr[~matched], marker=marker, color=colour, s=36, label=f"shadows: {shadow}", zorder=3)
+            axes.scatter(x[matched], tpr[matched], marker=marker, color=colour, s=64, edgecolors="black", linewidths=1.6, zorder=4)
+        axes.set_xticks(range(len(targets)), targets, rotation=20)
+        axes.set(yscale="log", title=panel or None, xlabel="target's configuration", ylabel=f"TPR at {fpr_label} FPR")
+        axes.legend(loc="best", fontsize="x-small")
+    figure.suptitle(title, fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def cross_roc_figure(panels: dict[str, dict[str, dict[str, Roc]]], title: str):
+    """The paper's Figs. 22-24: a row per panel, in it a log-log ROC per target configuration,
+    a curve per shadow configuration (panels: panel -> target -> shadow -> Roc), the matched
+    curve drawn thicker."""
+    _theme()
+    columns = max(len(targets) for targets in panels.values())
+    figure, axes_grid = plt.subplots(len(panels), columns, figsize=(3.6 * columns, 3.5 * len(panels)), squeeze=False)
+    for row, (panel, targets) in enumerate(panels.items()):
+        for column in range(columns):
+            axes = axes_grid[row][column]
+            if column >= len(targets):
+                axes.set_visible(False)
+                continue
+            target, curves = list(targets.items())[column]
+            smallest = min(1.0 / roc.n_negative for roc in curves.values())
+            for (shadow, roc), colour in zip(curves.items(), sns.color_palette("colorblind", len(curves))):
+                axes.plot(np.maximum(roc.fpr, smallest), np.maximum(roc.tpr, smallest), color=colour,
+                          linewidth=2.2 if shadow == target else 1.0, label=f"{shadow} ({auc(roc):.3f})")  # fmt: skip
+            axes.plot([smallest, 1], [smallest, 1], color="grey", linestyle="--", linewidth=1)
+            axes.set(xscale="log", yscale="log", xlim=(smallest, 1), ylim=(smallest, 1))
+            axes.set_title(f"{panel}: target {target}" if panel else f"target {target}", fontsize="small")
+            axes.set(xlabel="False positive rate", ylabel="True positive rate")
+            axes.legend(loc="lower right", fontsize="xx-small", title="shadows (AUC)", title_fontsize="xx-small")
+    figure.suptitle(title, fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def gap_figure(rows: pd.DataFrame, fpr_label: str, title: str):
+    """The paper's Figs. 7 and 16: the attack's TPR at `fpr_label` FPR (log scale, 95 % interval
+    bars) against the train-test accuracy gap (left) and the test accuracy (right), one point per
+    configuration (rows: label, panel, gap, test_accuracy, tpr, low, high, floor), coloured by panel."""
+    _theme()
+    figure, axes_row = plt.subplots(1, 2, figsize=(10, 4.2))
+    panels = list(dict.fromkeys(rows["panel"]))
+    colours = dict(zip(panels, sns.color_palette("colorblind", len(panels))))
+    floor = max(float(rows["floor"].min()), 1e-6)
+    for axes, column, xlabel in zip(axes_row, ["gap", "test_accuracy"], ["train accuracy - test accuracy", "test accuracy"]):
+        for panel in panels:
+            part = rows[rows["panel"] == panel]
+            x = 100 * part[column].to_numpy(float)
+            tpr = np.maximum(part["tpr"].to_numpy(float), floor)
+            low = np.maximum(part["low"].to_numpy(float), floor)
+            high = np.maximum(part["high"].to_numpy(float), floor)
+            axes.errorbar(x, tpr, yerr=[tpr - low, high - tpr], fmt="o", color=colours[panel], label=panel or None, capsize=2)
+            for xi, yi, label in zip(x, tpr, part["label"]):
+                axes.annotate(str(label), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        axes.set(yscale="log", xlabel=f"{xlabel} (%)", ylabel=f"TPR at {fpr_label} FPR")
+        if any(panels):
+            axes.legend(loc="best", fontsize="x-small")
+    figure.suptitle(title, fontsize="small")
+    figure.tight_layout()
+    return figure

@@ -371,6 +371,8 @@ def _dp(config, _):
             continue
         if recipe.get("precision", "float32") != "float32":
             problems.append(f"{key}.precision={recipe['precision']}: DP-SGD trains in float32; remove {key}.dp or the precision")
+        if recipe.get("optimizer", "sgd") != "sgd":
+            problems.append(f"{key}.optimizer={recipe['optimizer']}: DP-SGD trains with SGD; remove {key}.dp or the optimizer")
         if model["arch"] == "wrn":
             problems.append(
                 f"{key}.dp: model.arch wrn has BatchNorm, whose statistics mix the examples of a batch, which DP-SGD "

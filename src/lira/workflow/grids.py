@@ -4,6 +4,8 @@ config. Pure Python: rules/grid.smk imports it at parse time.
     grid:
       caption: "..."                      # what the grid shows (its table's caption)
       attack: lira_online                 # the attack the table and figure report (default)
+      cross: false                        # true: also attack each point's models with every other
+                                          # point's as shadows (cross_pairs; Fig. 11 of the paper)
       points:
         - name: s0_c10                     # letters, digits, '_': its rules are s0_c10_<rule>
           panel: "σ = 0"                   # optional: the figure's panel of this point
@@ -32,6 +34,16 @@ from lira.workflow import config as lira_config
 DEFAULT_ATTACK = "lira_online"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 POINT_KEYS = {"name", "panel", "label", "paper", "set"}
+GRID_KEYS = {"caption", "attack", "cross", "finding", "points"}
+# What a cross grid's points must share (grid.cross): the pool (its data settings and the seed
+# that draws it and every model's split), the shadow count (the same complementary pairs), and
+# the queries, so that one point's models' statistics are comparable with another's.
+SHARED = {
+    "data": lambda config: {key: value for key, value in config["data"].items() if key not in ("directory", "download")},
+    "seed": lambda config: config["seed"],
+    "shadow_models": lambda config: config["shadow_models"],
+    "queries": lambda config: config["queries"],
+}
 # Enough for the paper's grids (Table IV: 9 points) several times over; each point is a whole experiment.
 MAX_POINTS = 64
 # The paper's findings a grid can check on its points (grid.finding, lira.reports.grid_findings),
@@ -74,6 +86,12 @@ class Point:
         blocks = model_blocks(self.config["shadow_models"], self.config["models_per_job"])
         return [f"{self.folder}/models/{block}.json" for block in blocks]
 
+    @property
+    def logits_infos(self) -> list[str]:
+        """The point's logits/<block>.json sidecars (each model's accuracy on members and non-members)."""
+        blocks = model_blocks(self.config["shadow_models"], self.config["models_per_job"])
+        return [f"{self.folder}/logits/{block}.json" for block in blocks]
+
     def describe(self) -> dict:
         """What the grid's report needs of the point (JSON)."""
         return {
@@ -84,6 +102,7 @@ class Point:
             "set": flatten(self.changes),
             "experiment": self.config["experiment"],
             "seed": self.config["seed"],
+            "targets": self.config["attack"]["targets"],
         }
 
 
@@ -114,8 +133,10 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     grid = config.get("grid")
     if not isinstance(grid, dict) or not isinstance(grid.get("points"), list) or not grid["points"]:
         raise GridError(["grid: expected a mapping with `points`, a list of at least one point (docs/grids.md)"])
-    unknown = sorted(set(grid) - {"caption", "attack", "points", "finding"})
-    problems = [f"grid.{key}: unknown key; a grid has caption, attack, finding and points" for key in unknown]
+    unknown = sorted(set(grid) - GRID_KEYS)
+    problems = [f"grid.{key}: unknown key; a grid has {', '.join(sorted(GRID_KEYS))}" for key in unknown]
+    if not isinstance(grid.get("cross", False), bool):
+        problems.append(f"grid.cross={grid.get('cross')!r}: must be true or false")
     if "finding" in grid and grid["finding"] not in FINDINGS:
         problems.append(f"grid.finding={grid['finding']!r}: must be one of {', '.join(FINDINGS)}")
     if grid.get("attack", DEFAULT_ATTACK) not in catalog.AUDIT:
@@ -155,6 +176,8 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
             problems += [f"{where}: {line}" for line in error.problems]
             continue
         found.append(Point(name, point_config, str(entry.get("panel", "")), str(entry.get("label", name)), paper, changes))
+    if not problems and grid.get("cross") is True:
+        problems += _cross_problems(found)
     if problems:
         raise GridError(problems)
     return found
@@ -164,6 +187,32 @@ def finding_file(config: dict) -> str | None:
     """The finding.json the grid's report writes (grid.finding), or None."""
     name = config["grid"].get("finding")
     return f"results/{config['experiment']}/paper/{FINDINGS[name]}/finding.json" if name else None
+
+
+def _cross_problems(found: list[Point]) -> list[str]:
+    """A cross grid's points must share the pool, shadow count and queries (SHARED): one line per
+    point that differs from the first, naming the setting."""
+    first, problems = found[0], []
+    for point in found[1:]:
+        for key, shared in SHARED.items():
+            if shared(point.config) != shared(first.config):
+                problems.append(
+                    f"grid point {point.name}: {key}={shared(point.config)!r} differs from point {first.name}'s "
+                    f"({shared(first.config)!r}); grid.cross attacks one point's models with another's, which needs "
+                    "the same pool, seed, shadow_models and queries"
+                )
+    return problems
+
+
+def cross(config: dict) -> bool:
+    """Whether the grid attacks each point's models with every other point's (grid.cross)."""
+    return config["grid"].get("cross", False) is True
+
+
+def cross_pairs(found: list[Point]) -> list[tuple[str, str]]:
+    """The (target point, shadow point) pairs of a cross grid, in point order: every ordered pair
+    of points in the same panel, the matched ones (target == shadow) included."""
+    return [(target.name, shadow.name) for target in found for shadow in found if target.panel == shadow.panel]
 
 
 def attack(config: dict) -> str:
