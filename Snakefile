@@ -19,7 +19,8 @@ if "grid" in config:
 
     rule all:
         """The table and figures across the grid's points (the cross attack's too, grid.cross),
-        every point's whole experiment, and the findings of the paper's figures it regenerates."""
+        every point's whole experiment, and the findings of the paper's figures it regenerates.
+        """
         default_target: True
         input:
             rules.grid.output,

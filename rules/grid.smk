@@ -82,13 +82,6 @@ rule grid_gap:
         logits=[point.logits_infos for point in GRID],
         pools=[f"{point.folder}/pool.npz" for point in GRID],
     output:
-        csv=f"{GRID_FOLDER}/gap.csv",
-        png=report(
-            f"{GRID_FOLDER}/gap.png",
-            caption="../report/grid_gap.rst",
-            category="Paper experiments",
-        ),
-        pdf=f"{GRID_FOLDER}/gap.pdf",
         **(
             {
                 "fig7": f"{GRID_FOLDER}/paper/fig7/finding.json",
@@ -97,6 +90,13 @@ rule grid_gap:
             if GRID_CROSS
             else {}
         ),
+        csv=f"{GRID_FOLDER}/gap.csv",
+        png=report(
+            f"{GRID_FOLDER}/gap.png",
+            caption="../report/grid_gap.rst",
+            category="Paper experiments",
+        ),
+        pdf=f"{GRID_FOLDER}/gap.pdf",
     log:
         f"{GRID_FOLDER}/logs/grid_gap.log",
     conda:
@@ -118,7 +118,9 @@ if GRID_CROSS:
         input:
             pools=[f"{point.folder}/pool.npz" for point in GRID],
             shadows=[
-                path for point in GRID for path in cross.shadow_paths(point.describe()).values()
+                path
+                for point in GRID
+                for path in cross.shadow_paths(point.describe()).values()
             ],
             attacks=[f"{point.folder}/attacks/{GRID_ATTACK}.npz" for point in GRID],
         output:
