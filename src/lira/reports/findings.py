@@ -9,7 +9,7 @@ their intervals, and says "does not reproduce at this scale" when our run cannot
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lira.workflow import files
@@ -70,7 +70,12 @@ def write_findings_page(paths, markdown_path, csv_path, heading: str) -> list[Fi
     a row per finding (figure, title, verdict, paper, ours, why)."""
     import pandas as pd
 
-    found = [read_finding(path) for path in paths]
+    # A finding names its files relative to its experiment's folder (results/<experiment>/paper/
+    # <id>/finding.json); on the page, which gathers several experiments, they are named from results/.
+    found = [
+        replace(finding, files=[f"{Path(path).parents[2].name}/{name}" for name in finding.files])
+        for path, finding in ((path, read_finding(path)) for path in paths)
+    ]
     files.write_text(markdown_path, findings_page(found, heading))
     rows = [{key: value for key, value in asdict(f).items() if key != "files"} for f in found]
     with files.atomic_path(csv_path) as temporary:
