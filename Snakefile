@@ -39,3 +39,4 @@ else:
             rules.manifest.output,
             rules.queries.output,
             rules.audit_report.output if TARGET_FORM else [],
+            rules.fig13.output if HAS_CANARIES else [],
