@@ -102,7 +102,7 @@ def display_table(table: pd.DataFrame, max_fpr: float) -> pd.DataFrame:
             "examples": table["examples"],
             "median d": [_interval(row, "median_d") for _, row in table.iterrows()],
             f"TPR % at pooled {at} FPR": [_interval(row, "tpr", 100) for _, row in table.iterrows()],
-            f"FPR % there": [_interval(row, "fpr", 100) for _, row in table.iterrows()],
+            "FPR % there": [_interval(row, "fpr", 100) for _, row in table.iterrows()],
         }
     )
 

@@ -273,8 +273,10 @@ def _canaries(config, _):
     available = dataset_facts(data)["test"] - data["holdout_size"]
     if needed > max(available, 0):
         return [
-            f"data.canaries: mislabeled + ood = {needed} test images, but {data['dataset']}'s test split has "
-            f"{max(available, 0)} beyond data.holdout_size ({data['holdout_size']}); lower them (noise needs none)"
+            (
+                f"data.canaries: mislabeled + ood = {needed} test images, but {data['dataset']}'s test split has "
+                f"{max(available, 0)} beyond data.holdout_size ({data['holdout_size']}); lower them (noise needs none)"
+            )
         ]
     return []
 
