@@ -5,6 +5,7 @@ the finding); and the plan of config/paper/canaries.yaml."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -49,7 +50,8 @@ def test_a_population_with_canaries_gives_the_fig13_outputs(tmp_path, fashion_mn
 
 
 def test_the_canary_config_plans_its_population_and_fig13(tmp_path):
-    """config/paper/canaries.yaml, dry: one pool, the blocks of 32 models, and fig13 in `all`."""
+    """config/paper/canaries.yaml over config.yaml, dry: one pool, the blocks of 32 models, and fig13 in `all`."""
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")  # the workflow reads it from its directory
     process = subprocess.run(
         [sys.executable, "-m", "lira.tools.plan", "--directory", str(tmp_path), "--configfile",
          str(REPO / "config" / "paper" / "canaries.yaml"), "--no-calibrate"],
