@@ -43,6 +43,7 @@ else:
             rules.manifest.output,
             rules.queries.output,
             rules.audit_report.output if TARGET_FORM else [],
+            rules.fig13.output if HAS_CANARIES else [],
 
     # `snakemake paper`: the paper's other experiments and their findings (paper.studies).
     include: "rules/paper.smk"

@@ -159,6 +159,11 @@ NPZ_FILE = (
     {"file": setting("data", "file")} if config["data"]["dataset"] == "npz" else {}
 )
 
+# The canaries appended to the pool (data.canaries, the paper's Fig. 13: rules/canaries.smk), a
+# parameter of the pool only when there are some, so that every other pool and model stays as made.
+HAS_CANARIES = any(config["data"].get("canaries", {}).values())
+CANARIES = {"canaries": setting("data", "canaries")} if HAS_CANARIES else {}
+
 SHADOWS = {
     **{name: result(f"shadows/{name}.npy") for name in STACKED + ["keep"]},
     "info": result("shadows/info.json"),

@@ -12,6 +12,7 @@ rule pool:
         "../envs/torch.yaml"
     params:
         **NPZ_FILE,
+        **CANARIES,
         dataset=setting("data", "dataset"),
         pool_size=setting("data", "pool_size"),
         holdout_size=setting("data", "holdout_size"),

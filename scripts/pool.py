@@ -11,7 +11,8 @@ if data["download"]:  # the config check made sure data.directory is set
 
 dataset = datasets.load_dataset(snakemake.params.dataset, data["directory"], file=snakemake.params.get("file"))
 log.info("%s: %d training and %d test images", dataset.name, len(dataset.train.labels), len(dataset.test.labels))
-pool = datasets.make_pool(dataset, snakemake.params.pool_size, snakemake.params.holdout_size, snakemake.params.seed)
+params = snakemake.params
+pool = datasets.make_pool(dataset, params.pool_size, params.holdout_size, params.seed, params.get("canaries"))
 # Every later artifact carries a fingerprint derived from this hash (lira.workflow.artifacts).
 pool["content_hash"] = artifacts.content_hash(pool)
 files.save_arrays(snakemake.output[0], **pool)

@@ -318,3 +318,12 @@ def _subtract_models(fit: ShadowFit, left_keep: list, read) -> GaussianParams:
         if empty.any():
             mean[empty] = np.nan
     return GaussianParams(mean_in, var_in, mean_out, var_out, pooled_in, pooled_out, count_in, count_out)
+
+
+def privacy_score(params: GaussianParams) -> np.ndarray:
+    """The paper's per-example privacy score (Fig. 13), d = |mu_in - mu_out| / (sigma_in + sigma_out):
+    how far apart the IN and OUT Gaussians of an example lie in units of their spreads (0: its
+    membership leaves no trace in the statistic). Same shape as params.mean_in ([n, Q], or [T, n, Q]
+    for per-target parameters); NaN where a group has no model."""
+    spread = np.sqrt(params.var_in) + np.sqrt(params.var_out)  # > 0: variances are floored at MIN_VARIANCE
+    return np.abs(params.mean_in - params.mean_out) / spread

@@ -15,6 +15,7 @@ from lira.models import devices, training
 from lira.models.architectures import build_model, memory_format
 from lira.models.images import to_float_images
 from lira.models.querying import predict_logits
+from lira.workflow.config import pool_examples
 from lira.workflow.datasets import input_layout
 
 WARMUP_STEPS = 1
@@ -29,7 +30,7 @@ def measure(config: dict, steps: int, log: logging.Logger, started_at: float) ->
     device = devices.select_device("cpu" if compute["device"] == "cpu" else "auto", log)
     shape, classes = input_layout(config["data"]["dataset"], config["data"].get("file"))
     rng = np.random.default_rng(0)
-    batch = min(recipe["batch_size"], config["data"]["pool_size"] // 2)
+    batch = min(recipe["batch_size"], pool_examples(config) // 2)
 
     def images(count):
         return to_float_images(rng.integers(0, 256, (count, *shape), dtype=np.uint8), device)
@@ -49,10 +50,10 @@ def measure(config: dict, steps: int, log: logging.Logger, started_at: float) ->
 
     seconds_per_step(WARMUP_STEPS)
     step = seconds_per_step(steps)
-    steps_per_epoch = math.ceil((config["data"]["pool_size"] // 2) / batch)
+    steps_per_epoch = math.ceil((pool_examples(config) // 2) / batch)
 
     queries = query_set(config["queries"]["mirror"], config["queries"]["shift"], config["queries"]["stride"])
-    eval_batch = min(compute["eval_batch_size"], config["data"]["pool_size"], 512)
+    eval_batch = min(compute["eval_batch_size"], pool_examples(config), 512)
     sample = images(eval_batch)
     predict_logits(model, sample, queries[-1:], config["queries"]["padding"], eval_batch)  # warm-up
     begin = time.perf_counter()
@@ -67,7 +68,7 @@ def measure(config: dict, steps: int, log: logging.Logger, started_at: float) ->
         "steps_per_epoch": steps_per_epoch,
         "step_seconds": step,
         "epoch_seconds": step * steps_per_epoch,
-        "logits_compute_seconds": per_image_query * config["data"]["pool_size"] * len(queries),
+        "logits_compute_seconds": per_image_query * pool_examples(config) * len(queries),
         "startup_seconds": startup,
         "weights_bytes": weights_bytes,
         "torch": torch.__version__,

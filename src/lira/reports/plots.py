@@ -268,5 +268,31 @@ def gap_figure(rows: pd.DataFrame, fpr_label: str, title: str):
         if any(panels):
             axes.legend(loc="best", fontsize="x-small")
     figure.suptitle(title, fontsize="small")
+
+
+def privacy_score_figure(scores_by_group: dict[str, np.ndarray], title: str):
+    """The paper's Fig. 13: histograms of the per-example privacy score d by group of examples,
+    each normalised to its group's size (groups differ in size by orders of magnitude), on a log
+    d axis (ordinary examples crowd near 0, canaries spread over decades). d below the first bin's
+    edge is counted in the first bin."""
+    _theme()
+    figure, axes = plt.subplots(figsize=(6.5, 4))
+    finite = np.concatenate([values[np.isfinite(values)] for values in scores_by_group.values()])
+    low = max(float(np.percentile(finite, 0.5)), 1e-3) if len(finite) else 1e-3
+    high = max(float(finite.max()) if len(finite) else 1.0, low * 10)
+    bins = np.geomspace(low, high * 1.001, 40)
+    for (name, values), colour in zip(scores_by_group.items(), sns.color_palette("colorblind", len(scores_by_group))):
+        values = np.clip(values[np.isfinite(values)], low, None)
+        median = np.median(values) if len(values) else np.nan
+        axes.hist(
+            values, bins=bins, weights=np.full(len(values), 1 / max(len(values), 1)), histtype="step",
+            linewidth=1.6, color=colour, label=f"{name} (n={len(values)}, median {median:.2f})",
+        )
+        axes.axvline(median, color=colour, linestyle=":", linewidth=1)
+    axes.set(
+        xscale="log", xlabel=r"privacy score $d = |\mu_{in}-\mu_{out}| / (\sigma_{in}+\sigma_{out})$",
+        ylabel="share of the group's examples", title=title,
+    )
+    axes.legend(fontsize="small")
     figure.tight_layout()
     return figure

@@ -32,7 +32,7 @@ import numpy as np
 
 from lira.core.logit_statistics import STACKED_STATISTICS
 from lira.core.queries import query_set
-from lira.workflow.config import load_config
+from lira.workflow.config import load_config, pool_examples
 from lira.workflow.datasets import input_layout
 
 REPO = Path(__file__).resolve().parents[3]
@@ -114,7 +114,7 @@ def comparable(metrics: dict, config: dict) -> bool:
     augmentation and precision, same number of examples. Runs that did not record their settings are taken."""
     settings = metrics.get("settings")
     examples = metrics.get("train_examples")
-    if examples is not None and abs(examples - config["data"]["pool_size"] / 2) > 1:
+    if examples is not None and abs(examples - pool_examples(config) / 2) > 1:
         return False
     if settings is None:
         return True
@@ -164,7 +164,7 @@ def from_past_runs(results: Path, config: dict) -> tuple[Timings | None, list[st
         if benchmark.exists():  # the job's wall time, start-up and saving included
             overheads.append(read_benchmark_seconds(benchmark) - sum(sum(metrics[i]["epoch_seconds"]) for i in models))
     # Logits jobs count only where the file has this config's [models, pool, queries, classes].
-    expected = (config["data"]["pool_size"], query_count(config), input_layout(config["data"]["dataset"], config["data"].get("file"))[1])
+    expected = (pool_examples(config), query_count(config), input_layout(config["data"]["dataset"], config["data"].get("file"))[1])
     inference, logits_overheads, logits_files = [], [], []
     for path in (results / "benchmarks" / "logits").glob("*.tsv"):
         output = results / "logits" / f"{path.stem}.npy"
@@ -272,7 +272,7 @@ def timings_from_calibration(measured: dict, source: str) -> Timings:
 def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
     """Bytes each model adds, by the rule that writes them (measured where there are files):
     weights (train), logits, and its rows of the stacked statistics and keep masks (shadows)."""
-    pool = config["data"]["pool_size"]
+    pool = pool_examples(config)
     queries = query_count(config)
     classes = input_layout(config["data"]["dataset"], config["data"].get("file"))[1]
     sizes = {
@@ -287,7 +287,7 @@ def per_model_bytes(config: dict, timings: Timings) -> dict[str, float]:
 def pool_bytes(config: dict) -> float:
     data = config["data"]
     shape, _ = input_layout(data["dataset"], data.get("file"))
-    return (data["pool_size"] + data["holdout_size"]) * (math.prod(shape) + 8)
+    return (pool_examples(config) + data["holdout_size"]) * (math.prod(shape) + 8)
 
 
 def human_bytes(size: float) -> str:
@@ -361,7 +361,7 @@ def report(
     )
     lines = [
         f"Plan for experiment {config['experiment']} ({', '.join(map(str, configfiles)) or 'config.yaml'}): "
-        f"{config['shadow_models']} shadow models, {arch}, {train['epochs']} epochs on {data['pool_size'] // 2} "
+        f"{config['shadow_models']} shadow models, {arch}, {train['epochs']} epochs on {pool_examples(config) // 2} "
         f"{data['dataset']} images each, {queries} queries",
         "",
         f"{'rule':<22}{'all':>7}{'done':>7}{'to run':>8}",

@@ -265,6 +265,28 @@ def _data_sizes(config, _):
     ]
 
 
+@_reads("data.dataset", "data.holdout_size", "data.canaries")
+def _canaries(config, _):
+    data = config["data"]
+    counts = data.get("canaries", {})
+    needed = counts.get("mislabeled", 0) + counts.get("ood", 0)
+    available = dataset_facts(data)["test"] - data["holdout_size"]
+    if needed > max(available, 0):
+        return [
+            (
+                f"data.canaries: mislabeled + ood = {needed} test images, but {data['dataset']}'s test split has "
+                f"{max(available, 0)} beyond data.holdout_size ({data['holdout_size']}); lower them (noise needs none)"
+            )
+        ]
+    return []
+
+
+def pool_examples(config: dict) -> int:
+    """The examples of the experiment's pool: data.pool_size ordinary ones and the canaries
+    appended to them (data.canaries), what the shadow models split between them."""
+    return config["data"]["pool_size"] + sum(config["data"].get("canaries", {}).values())
+
+
 @_reads("data.dataset", "data.directory", "data.download", "data.file")
 def _data_directory(config, _):
     data = config["data"]
@@ -770,6 +792,8 @@ def population_key(config: dict) -> str:
     # Not data.directory: moving the data keeps the population (a pool of other content is refused
     # by its fingerprint where the population's files are read).
     data = {key: config["data"].get(key) for key in ("dataset", "file", "pool_size", "holdout_size")}
+    if any(config["data"].get("canaries", {}).values()):  # only then: other keys stay as they were
+        data["canaries"] = config["data"]["canaries"]
     decided = {
         "pool": {**data, "seed": config["seed"]},
         "seed": target["population"]["seed"],

@@ -469,7 +469,9 @@ def load_dataset(name: str, directory: Path | None, file: Path | None = None) ->
     raise DatasetError(f"unknown dataset {name!r}; known: {sorted([*NUM_CLASSES, NPZ])}")
 
 
-def make_pool(dataset: Dataset, pool_size: int, holdout_size: int, seed: int) -> dict[str, np.ndarray]:
+def make_pool(
+    dataset: Dataset, pool_size: int, holdout_size: int, seed: int, canaries: dict | None = None
+) -> dict[str, np.ndarray]:
     """The experiment's pool: a seeded subset of the training split that shadow models split
     between them, plus held-out test examples for measuring accuracy.
 
@@ -478,6 +480,15 @@ def make_pool(dataset: Dataset, pool_size: int, holdout_size: int, seed: int) ->
     training split), holdout_x, holdout_y, num_classes int64, and the pool's per-channel mean and
     std (float32 [C]) for input normalisation: on the 0..1 scale for uint8 images (the models see
     pixels / 255), on the values' own scale for float inputs (the models see them as they are).
+
+    canaries (data.canaries): {kind: count} of CANARY_KINDS appended after the pool_size ordinary
+    examples (make_canaries), ordinary pool examples from then on; the pool then has
+    pool_size + sum(counts) examples, its mean and std are over all of them, and it also holds
+    group int64 [pool] (0 for the ordinary examples, else 1 + the kind's position in
+    CANARY_KINDS), group_names str [1 + len(CANARY_KINDS)] and test_index int64 [pool] (the
+    canary's row in the test split, -1 for ordinary and noise examples); a canary's source_index
+    is -1 (it is no row of the training split). Without canaries (None, or every count 0) the
+    pool is exactly what it was before canaries existed: same keys, same bytes.
     """
     train, test = dataset.train, dataset.test
     if not 2 <= pool_size <= len(train.labels):
@@ -492,6 +503,18 @@ def make_pool(dataset: Dataset, pool_size: int, holdout_size: int, seed: int) ->
     source_index = np.sort(rng.permutation(len(train.labels))[:pool_size])
     holdout_index = np.sort(rng.permutation(len(test.labels))[:holdout_size])
     x = train.images[source_index]
+    y = train.labels[source_index]
+    extra = {}
+    if canaries and any(canaries.values()):
+        canary = make_canaries(dataset, canaries, holdout_index, x, seed)
+        x = np.concatenate([x, canary["x"]])
+        y = np.concatenate([y, canary["y"]])
+        source_index = np.concatenate([source_index, np.full(len(canary["y"]), -1)])
+        extra = {
+            "group": np.concatenate([np.zeros(pool_size, np.int64), canary["group"]]),
+            "group_names": np.array(GROUP_NAMES),
+            "test_index": np.concatenate([np.full(pool_size, -1, np.int64), canary["test_index"]]),
+        }
     scale = 255.0 if x.dtype == np.uint8 else 1.0  # the scale lira.models.images.to_float_images divides by
     # One channel at a time keeps the float64 copy small for 50k CIFAR images.
     channels = [x[:, c].astype(np.float64) / scale for c in range(x.shape[1])]
@@ -500,13 +523,74 @@ def make_pool(dataset: Dataset, pool_size: int, holdout_size: int, seed: int) ->
     std = np.array([1.0 if c.min() == c.max() else c.std() for c in channels], dtype=np.float32)
     return {
         "x": x,
-        "y": train.labels[source_index],
+        "y": y,
         "source_index": source_index.astype(np.int64),
         "holdout_x": test.images[holdout_index],
         "holdout_y": test.labels[holdout_index],
         "mean": np.array([c.mean() for c in channels], dtype=np.float32),
         "std": std,
         "num_classes": np.int64(dataset.num_classes),
+        **extra,
+    }
+
+
+# Examples added to the pool to measure how exposed atypical examples are (the paper's Fig. 13),
+# data.canaries. Each is an ordinary pool example once added (IN for half the shadow models).
+#   mislabeled: test images of the dataset with a random wrong label (in distribution, wrong label);
+#   ood: test images inverted (uint8: 255 - x; features: -x), correctly labelled: out of
+#        distribution yet recognisable. Inversion rather than a 90-degree rotation: it applies to
+#        every input, non-square images and feature vectors included, keeps the object's shape (and
+#        so the label) intact, and puts the image where no training image lies (Fashion-MNIST's
+#        dark background turns white), as ImageNet images are to CIFAR-10 in the paper (CINIC-10);
+#   noise: uniform noise (uint8: 0..255; features: each channel between its min and max over the
+#        ordinary pool) with a random label: far out of distribution and without a true label.
+CANARY_KINDS = ("mislabeled", "ood", "noise")
+GROUP_NAMES = ("ordinary", *CANARY_KINDS)
+
+
+def make_canaries(dataset: Dataset, counts: dict, holdout_index: np.ndarray, pool_x: np.ndarray, seed: int) -> dict:
+    """The canaries of `counts` ({kind: count}, kinds of CANARY_KINDS), kind after kind in
+    CANARY_KINDS' order, seeded from the experiment's `seed`: x [K, C, H, W] in the dataset's
+    dtype, y int64 [K], group int64 [K] (1 + the kind's position in CANARY_KINDS), test_index int64
+    [K] (row of the test split, -1 for noise). Test images come from the test split's rows outside
+    the held-out ones (holdout_index), each used at most once: never a training image."""
+    unknown = sorted(set(counts) - set(CANARY_KINDS))
+    if unknown:
+        raise DatasetError(f"data.canaries: unknown kind(s) {unknown}; known: {list(CANARY_KINDS)}")
+    test, classes = dataset.test, dataset.num_classes
+    rng = np.random.default_rng([seed, 0xCA9A])
+    needed = counts.get("mislabeled", 0) + counts.get("ood", 0)
+    available = np.setdiff1d(np.arange(len(test.labels)), holdout_index)
+    if needed > len(available):
+        raise DatasetError(
+            f"data.canaries: mislabeled + ood = {needed} test images, but the {dataset.name} test split has "
+            f"{len(available)} outside the {len(holdout_index)} held out"
+        )
+    rows = rng.permutation(available)[:needed]  # [mislabeled + ood] distinct test rows
+    parts = []
+    for group, kind in enumerate(CANARY_KINDS, start=1):
+        count = counts.get(kind, 0)
+        if kind == "noise":
+            if np.issubdtype(pool_x.dtype, np.integer):
+                x = rng.integers(0, 256, (count, *pool_x.shape[1:]), dtype=np.uint8)
+            else:  # per channel, between the ordinary pool's extremes
+                low, high = pool_x.min(axis=0), pool_x.max(axis=0)
+                x = (low + (high - low) * rng.random((count, *pool_x.shape[1:]))).astype(pool_x.dtype)
+            y, index = rng.integers(0, classes, count), np.full(count, -1)
+        else:
+            index, rows = rows[:count], rows[count:]
+            x, y = test.images[index], test.labels[index]
+            if kind == "mislabeled":  # a shift of 1..classes-1: uniform over the wrong classes
+                y = (y + rng.integers(1, classes, count)) % classes
+            else:
+                x = 255 - x if x.dtype == np.uint8 else -x
+        parts.append((x, y, np.full(count, group), index))
+    x, y, group, index = (np.concatenate(part) for part in zip(*parts))
+    return {
+        "x": x.astype(pool_x.dtype),
+        "y": y.astype(np.int64),
+        "group": group.astype(np.int64),
+        "test_index": index.astype(np.int64),
     }
 
 
