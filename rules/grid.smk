@@ -8,7 +8,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from lira.workflow import catalog, cross, grids
+from lira.workflow import catalog, cross_attack, grids
 
 try:
     GRID = grids.points(config)
@@ -120,7 +120,7 @@ if GRID_CROSS:
             shadows=[
                 path
                 for point in GRID
-                for path in cross.shadow_paths(point.describe()).values()
+                for path in cross_attack.shadow_paths(point.describe()).values()
             ],
             attacks=[f"{point.folder}/attacks/{GRID_ATTACK}.npz" for point in GRID],
         output:

@@ -1,7 +1,7 @@
 """Snakemake adapter: every grid point's shadows and its own attack -> results/<experiment>/cross.npz,
-each point's models attacked with each point's of its panel (lira.workflow.cross.score_cross)."""
+each point's models attacked with each point's of its panel (lira.workflow.cross_attack.score_cross)."""
 
-from lira.workflow.cross import score_cross
+from lira.workflow.cross_attack import score_cross
 from lira.workflow.files import job_logger
 
 score_cross(

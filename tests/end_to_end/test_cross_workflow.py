@@ -1,4 +1,4 @@
-"""A cross grid through the real workflow (grid.cross, lira.workflow.cross): two training recipes
+"""A cross grid through the real workflow (grid.cross, lira.workflow.cross_attack): two training recipes
 over one tiny pool, each point's models attacked with the other's as shadows, then the paper's
 Figs. 11, 22-24, 7 and 16 and their findings. The cross scores are checked against the audit's
 external scoring of the same files, and the matched pairs against each point's own attack."""

@@ -18,7 +18,7 @@ from lira.reports import plots
 from lira.reports.findings import Finding, write_finding
 from lira.reports.tables import markdown
 from lira.workflow import artifacts, catalog, files
-from lira.workflow.cross import pair_key
+from lira.workflow.cross_attack import pair_key
 
 # The FPR of the paper's Figs. 7, 11 and 16.
 FIG_FPR = 0.001
