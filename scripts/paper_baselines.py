@@ -1,8 +1,8 @@
 """Snakemake adapter: whitebox/merlin/*.npy, logits, shadows and the LOSS and LiRA online attacks ->
 paper/baselines/ (table, finding): Table I's Long et al. and MERLIN
-(lira.reports.whitebox.write_baselines)."""
+(lira.reports.whitebox_findings.write_baselines)."""
 
-from lira.reports.whitebox import write_baselines
+from lira.reports.whitebox_findings import write_baselines
 from lira.workflow.files import job_logger
 
 write_baselines(

@@ -1,7 +1,7 @@
 """Snakemake adapter: whitebox/gradient_norms/*.npy + shadows -> paper/fig15/ (roc, table,
-finding): the paper's Fig. 15, gradient norm vs logits (lira.reports.whitebox.write_fig15)."""
+finding): the paper's Fig. 15, gradient norm vs logits (lira.reports.whitebox_findings.write_fig15)."""
 
-from lira.reports.whitebox import write_fig15
+from lira.reports.whitebox_findings import write_fig15
 from lira.workflow.config import config_hash
 from lira.workflow.files import job_logger
 

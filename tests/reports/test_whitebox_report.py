@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lira.reports.whitebox import LOW, baselines_verdict, fig15_verdict
+from lira.reports.whitebox_findings import LOW, baselines_verdict, fig15_verdict
 
 
 def samples_of(**values):
