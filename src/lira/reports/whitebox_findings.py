@@ -228,10 +228,10 @@ def write_baselines(
     scores = {"global_threshold": None, "long": long, "merlin": None, "lira_online": None}  # table order
     scores["merlin"] = _blocks(inputs.merlin, inputs.merlin_info, fingerprint, "MERLIN scores", n, range(n_targets))
     for name, path in (("global_threshold", inputs.loss_attack), ("lira_online", inputs.lira_attack)):
-        attack = artifacts.load_npz(path, fingerprint)
-        if not np.array_equal(attack["is_member"], is_member):
-            raise artifacts.ArtifactError(f"{path}: scored other targets than models 0..{n_targets - 1}")
-        scores[name] = attack["scores"]
+        attack = artifacts.load_npz(path, fingerprint)  # targets 0..attack.targets-1, at least n_targets
+        if not np.array_equal(attack["is_member"][:n_targets], is_member) or len(attack["scores"]) < n_targets:
+            raise artifacts.ArtifactError(f"{path}: does not score models 0..{n_targets - 1} as its first targets")
+        scores[name] = attack["scores"][:n_targets]
     fprs = _fprs(fprs)
     rows, samples = baselines.paired_bootstrap(scores, is_member, fprs, resamples, seed)
     tpr_keys = [f"tpr@{metrics.fpr_label(fpr)}" for fpr in fprs if fpr <= LOW_FPR]
