@@ -258,6 +258,16 @@ def write_baselines(
     ]
     files.write_text(outputs.markdown, "\n".join(lines) + "\n")
     verdict, why = baselines_verdict(rows, samples)
+    # Long et al.'s counted chance stops at 1 / (1 + OUT shadows): the non-members sharing its top
+    # score are false positives no threshold can avoid, and may be more than a low FPR allows.
+    top_non_members = int(((long == long.max()) & ~is_member).sum())
+    allowed = int(LOW_FPR * (~is_member).sum())
+    if top_non_members > allowed:
+        why += (
+            f"; Long et al.'s top score (chance 1 / (1 + OUT shadows)) is shared by {top_non_members} non-members, "
+            f"more than the {allowed} false positives 0.1 % FPR allows, so its TPR there is 0 by construction "
+            "(the paper extrapolates the OUT losses' tails with splines to go lower)"
+        )
     ours = "; ".join(
         f"{BASELINE_LABELS[name]}: TPR @ 0.1 % FPR {_cell(row[LOW], row[LOW + '_95'], True, 2)} %, balanced accuracy "
         f"{_cell(row['balanced_accuracy'], row['balanced_accuracy_95'], True, 2)} %, AUC {_cell(row['auc'], row['auc_95'], False, 4)}"
