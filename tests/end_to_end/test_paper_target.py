@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 from conftest import planned_jobs, snakemake, tiny_config, write_config
 
@@ -71,3 +72,18 @@ def test_plan_plans_the_paper_target_study_by_study(paper_workdir):
     # Each point's own jobs, without the study's and the point's prefixes.
     short = text.split("== grid point short ==")[1].split("==")[0]
     assert [line.split() for line in short.splitlines() if line.startswith("train ")] == [["train", "2", "0", "2"]]
+
+
+def test_paper_runs_end_to_end_and_gathers_every_finding(paper_workdir):
+    snakemake(paper_workdir, "paper")
+    page = (paper_workdir / "results/tiny/paper/findings.md").read_text()
+    table = pd.read_csv(paper_workdir / "results/tiny/paper/findings.csv")
+    expected = {"Fig. 2", "Fig. 4", "Fig. 6", "Fig. 8", "Figs. 9 and 17", "Fig. 15"}
+    assert expected <= set(table["figure"]), table["figure"].tolist()
+    assert len(table) == 9  # and the baselines, precision, deployed thresholds
+    assert set(table["verdict"]) <= {"agrees", "partly agrees", "differs", "does not reproduce at this scale"}
+    assert page.count("- **Verdict:** ") == 9
+    for point in ("short", "long"):  # the study's grid ran, each point a whole experiment
+        assert (paper_workdir / f"results/epochs-{point}/metrics.md").exists()
+    assert (paper_workdir / "results/epochs/grid.md").exists()
+    assert planned_jobs(snakemake(paper_workdir, "-n", "paper")) == {}

@@ -268,6 +268,8 @@ def gap_figure(rows: pd.DataFrame, fpr_label: str, title: str):
         if any(panels):
             axes.legend(loc="best", fontsize="x-small")
     figure.suptitle(title, fontsize="small")
+    figure.tight_layout()
+    return figure
 
 
 def privacy_score_figure(scores_by_group: dict[str, np.ndarray], title: str):
