@@ -42,6 +42,12 @@ if TARGET_FORM == "population":
             seed=_sorted(TARGET["population"]["seed"]),
             model=_sorted(TARGET["model"]),
             queries=setting("queries"),
+            # The part of the pool the targets trained on, for their accuracies (only when set).
+            **(
+                {"split": _sorted(POPULATIONS[TARGET_POPULATION]["split"])}
+                if POPULATIONS[TARGET_POPULATION]["split"]
+                else {}
+            ),
         script:
             "../scripts/logits.py"
 

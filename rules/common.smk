@@ -199,6 +199,21 @@ def population_setting(key):
     return lambda wildcards: _sorted(POPULATIONS[wildcards.population][key])
 
 
+# The part of the pool each population trains on and the shift of the shadows' training images
+# (config `split`, `target.population.part`; lira.core.splits.part_mask): None for the whole pool.
+# A parameter of the train, logits and shadows jobs only when some population has one: a
+# parameter added for every config would rerun the models made before it existed.
+SHADOW_SPLIT = lira_config.shadow_split(config)
+POPULATIONS[f"results/{EXPERIMENT}"]["split"] = SHADOW_SPLIT
+if TARGET_FORM == "population":
+    POPULATIONS[TARGET_POPULATION]["split"] = lira_config.population_split(
+        TARGET, config["seed"]
+    )
+SPLITS_SET = any(population["split"] for population in POPULATIONS.values())
+TRAIN_SPLIT = {"split": population_setting("split")} if SPLITS_SET else {}
+SHADOW_SPLIT_PARAM = {"split": _sorted(SHADOW_SPLIT)} if SHADOW_SPLIT else {}
+
+
 def audit(path):
     """A path inside the audit's folder, results/<experiment>/audits/<target.name>/."""
     return result(f"audits/{TARGET['name']}/{path}")

@@ -23,5 +23,7 @@ rule logits:
         seed=setting("seed"),
         model=setting("model"),
         queries=setting("queries"),
+        # The part of the pool the shadows trained on, for their accuracies (only when set).
+        **SHADOW_SPLIT_PARAM,
     script:
         "../scripts/logits.py"

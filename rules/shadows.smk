@@ -22,5 +22,7 @@ rule shadows:
         # Computed here from the cached logits, so adding a statistic reruns this job, never the
         # models' inference.
         statistics=STACKED,
+        # The part of the pool the shadows trained on (keep.npy), only when set.
+        **SHADOW_SPLIT_PARAM,
     script:
         "../scripts/shadows.py"

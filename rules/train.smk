@@ -23,5 +23,7 @@ rule train:
         seed=population_setting("seed"),
         model=population_setting("model"),
         recipe=population_setting("train"),
+        # The population's part of the pool and shift (config `split`), only when one is set.
+        **TRAIN_SPLIT,
     script:
         "../scripts/train.py"

@@ -22,7 +22,9 @@ from lira.core.queries import nested_subsets, query_set
 from lira.workflow import artifacts, files
 
 
-def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings: dict, statistics, log: logging.Logger):
+def stack_shadows(
+    inputs, outputs, blocks: list[str], seed: int, query_settings: dict, statistics, log: logging.Logger, split=None
+):
     """logits/<block>.npy of every block -> shadows/<statistic>.npy, float32 [N, pool, queries]
     for each of `statistics`, shadows/keep.npy, bool [N, pool], and shadows/info.json, which
     records the sha256 of each of these files (artifacts.load_shadows checks them).
@@ -49,10 +51,12 @@ def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings:
             write_stacked_statistics(stacks, rows, logits, labels)
             for name in names:  # finite logits can still give statistics beyond float32's range
                 artifacts.check_array(path, name, stacks[name][rows])
-    files.save_array(outputs.keep, splits.keep_matrix(seed, n_models, len(labels)))
+    files.save_array(outputs.keep, splits.keep_matrix(seed, n_models, len(labels), split))
     # Hashed once written (read back from the page cache); the info, their record, is written last.
     sha256 = {name: artifacts.file_sha256(outputs[name]) for name in [*names, "keep"]}
     info = {"fingerprint": fingerprint, "models": n_models, "pool_size": len(labels), "queries": n_queries, "statistics": names}
+    if split:  # recorded only when set, so the shadows of the whole pool keep their info as it was
+        info["split"] = split
     files.write_json(outputs.info, {**info, "sha256": sha256})
     log.info("stacked %s of %d models (%d blocks), pool %d, %d queries", names, n_models, len(blocks), len(labels), n_queries)
 

@@ -22,7 +22,7 @@ import numpy as np
 from lira.core import attacks, splits
 from lira.core.logit_statistics import STACKED_STATISTICS, write_stacked_statistics
 from lira.core.queries import query_set
-from lira.workflow import artifacts, files, steps
+from lira.workflow import artifacts, config, files, steps
 
 
 class TargetError(files.ReportedError, ValueError):
@@ -185,7 +185,8 @@ def target_statistics(inputs, output_path, form: str, seed: int, target: dict, l
         check_declared(shadows, recorded, declared, inputs.target_models[0])
         blocks = [(path, info) for path, info in zip(inputs.logits, inputs.logits_info, strict=True)]
         n_targets = target["population"]["models"]
-        is_member = splits.keep_matrix(population_seed, n_targets, len(labels))  # [T, pool]
+        split = config.population_split(target, seed)  # its part of the pool, None for the whole
+        is_member = splits.keep_matrix(population_seed, n_targets, len(labels), split)  # [T, pool]
         description.update(models=n_targets, seed=population_seed, **recorded)
     else:
         expected = fingerprint
