@@ -39,3 +39,6 @@ else:
             rules.manifest.output,
             rules.queries.output,
             rules.audit_report.output if TARGET_FORM else [],
+
+    # `snakemake paper`: the paper's other experiments and their findings (paper.studies).
+    include: "rules/paper.smk"

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lira.workflow import files
+
 VERDICTS = ("agrees", "partly agrees", "differs", "does not reproduce at this scale")
 
 
@@ -46,8 +48,8 @@ def write_finding(path: str | Path, finding: Finding) -> None:
     """One finding as JSON (the `paper` target's input) at `path`, and as Markdown beside it
     (same name, .md)."""
     path = Path(path)
-    path.write_text(json.dumps(asdict(finding), indent=1) + "\n")
-    path.with_suffix(".md").write_text(finding.markdown())
+    files.write_text(path, json.dumps(asdict(finding), indent=1) + "\n")
+    files.write_text(path.with_suffix(".md"), finding.markdown())
 
 
 def read_finding(path: str | Path) -> Finding:
@@ -61,3 +63,16 @@ def findings_page(findings: list[Finding], heading: str) -> str:
     lines.append("")
     lines += [f.markdown() for f in findings]
     return "\n".join(lines)
+
+
+def write_findings_page(paths, markdown_path, csv_path, heading: str) -> list[Finding]:
+    """The findings at `paths` (finding.json files, in order) -> one Markdown page and a CSV with
+    a row per finding (figure, title, verdict, paper, ours, why)."""
+    import pandas as pd
+
+    found = [read_finding(path) for path in paths]
+    files.write_text(markdown_path, findings_page(found, heading))
+    rows = [{key: value for key, value in asdict(f).items() if key != "files"} for f in found]
+    with files.atomic_path(csv_path) as temporary:
+        pd.DataFrame(rows, columns=["figure", "title", "verdict", "paper", "ours", "why"]).to_csv(temporary, index=False)
+    return found

@@ -443,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true", help="measure on this machine even if timings exist")
     parser.add_argument("--no-calibrate", action="store_true", help="never run a calibration")
     parser.add_argument("--calibration-steps", type=int, default=10, help="timed training steps of a calibration")
+    parser.add_argument(
+        "--target", choices=["all", "paper"], default="all", help="paper: this experiment and every study of paper.studies"
+    )
     args = parser.parse_args(argv)
 
     configfiles = args.configfile
@@ -450,7 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     command = [args.snakemake, "--snakefile", str(args.snakefile), "--directory", str(args.directory), "--cores", "1"]
     for path in configfiles:
         command += ["--configfile", str(path)]
+    if args.target == "paper":
+        command.insert(1, "paper")  # before the options: --configfile takes every word after it
     everything, pending = job_counts(command)
+    if args.target == "paper":
+        print(plan_paper(args, config, configfiles, everything, pending))
+        return 0
     if "grid" in config:
         print(plan_grid(args, config, everything, pending))
         return 0
@@ -503,6 +511,58 @@ def plan_grid(args, config: dict, everything: dict, pending: dict) -> str:
         f"== the whole grid ({len(sections)} points) ==\n  about {total:.2f} device-hours left to run; about "
         f"{human_seconds(3600 * total / args.devices)} of wall time on {args.devices} device(s); jobs across "
         f"the points: {grid_jobs or 'none left'}"
+    )
+    return "\n\n".join(sections)
+
+
+def _total_hours(text: str) -> float:
+    """The device-hours of a plan's text: its `total` line(s) (an experiment) or its whole-grid line."""
+    for line in text.splitlines():
+        if line.startswith("  about ") and "device-hours left" in line:
+            return float(line.split()[1])
+    return sum(float(line.split()[1]) for line in text.splitlines() if line.strip().startswith("total ") and "-hours" in line)
+
+
+def plan_paper(args, config: dict, configfiles: list[Path], everything: dict, pending: dict) -> str:
+    """The `paper` target (rules/paper.smk): this experiment's jobs, then each study of
+    paper.studies planned as it would be alone (its jobs are the target's jobs named
+    <study>_<rule>), and the device-hours of all of them."""
+    import os
+    import tempfile
+
+    import yaml
+
+    from lira.workflow import studies
+    from lira.workflow.config import load_schema
+
+    here = Path.cwd()
+    os.chdir(args.directory)  # studies are found as the workflow finds them, from its working directory
+    try:
+        found = studies.load(config["paper"]["studies"], args.snakefile.parent, load_schema(), config["experiment"])
+    finally:
+        os.chdir(here)
+
+    def own(counts: dict, prefix: str) -> dict:
+        return {rule[len(prefix) :]: n for rule, n in counts.items() if rule.startswith(prefix)}
+
+    prefixes = [study.rule_prefix for study in found]
+    mine = [{r: n for r, n in counts.items() if not any(r.startswith(p) for p in prefixes)} for counts in (everything, pending)]
+    sections = [f"== this experiment, {config['experiment']} ==\n" + plan_experiment(args, config, configfiles, *mine)]
+    for study in found:
+        counts = own(everything, study.rule_prefix), own(pending, study.rule_prefix)
+        if "grid" in study.config:
+            text = plan_grid(args, study.config, *counts)
+        else:
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+                yaml.safe_dump(study.config, handle)
+            text = plan_experiment(args, study.config, [Path(handle.name)], *counts).replace(handle.name, study.path)
+            Path(handle.name).unlink()
+        sections.append(f"== study {study.name} ({study.path}) ==\n{text}")
+    total = sum(_total_hours(text) for text in sections)
+    sections.append(
+        f"== the paper target ({len(found)} studies) ==\n  about {total:.2f} device-hours left to run for the models; "
+        f"about {human_seconds(3600 * total / args.devices)} of wall time on {args.devices} device(s); the analysis "
+        "jobs after the models (figures, attacks) are not counted"
     )
     return "\n\n".join(sections)
 
