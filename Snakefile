@@ -22,6 +22,7 @@ if "grid" in config:
         default_target: True
         input:
             rules.grid.output,
+            GRID_COMPARISONS,
 
 else:
 

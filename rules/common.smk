@@ -212,6 +212,14 @@ if TARGET_FORM == "population":
 SPLITS_SET = any(population["split"] for population in POPULATIONS.values())
 TRAIN_SPLIT = {"split": population_setting("split")} if SPLITS_SET else {}
 SHADOW_SPLIT_PARAM = {"split": _sorted(SHADOW_SPLIT)} if SHADOW_SPLIT else {}
+# The audit's attacks: the online ones need shadows that train on the examples audited, so with
+# shadows on one part of the pool and a target on another (or on the whole pool) only the offline
+# ones run (lira.workflow.catalog.audit_attacks).
+SHADOW_PART = (SHADOW_SPLIT or {}).get("part", "all")
+TARGET_PART = (
+    (TARGET["population"].get("part") or "all") if TARGET_FORM == "population" else "all"
+)
+AUDIT_ATTACKS = catalog.audit_attacks(SHADOW_PART in ("all", TARGET_PART))
 
 
 def audit(path):

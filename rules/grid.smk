@@ -12,6 +12,10 @@ from lira.workflow import grids
 
 try:
     GRID = grids.points(config)
+    # grid.compare: fig10 (rules/fig10.smk): its three points, checked; else none.
+    FIG10_CASES = (
+        grids.fig10_cases(GRID) if config["grid"].get("compare") == "fig10" else []
+    )
 except grids.GridError as error:
     raise WorkflowError(
         "\n".join(f"invalid config: {line}" for line in error.problems)
@@ -20,6 +24,8 @@ except grids.GridError as error:
 
 GRID_ATTACK = grids.attack(config)
 GRID_FOLDER = f"results/{config['experiment']}"
+# The outputs of grid.compare (rules/fig10.smk), part of the grid's `all`.
+GRID_COMPARISONS = []
 
 
 rule grid:
@@ -65,6 +71,12 @@ rule grid:
         attack=GRID_ATTACK,
     script:
         "../scripts/grid.py"
+
+
+if FIG10_CASES:
+
+    include: "fig10.smk"
+
 
 
 for point in GRID:

@@ -111,8 +111,10 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     grid = config.get("grid")
     if not isinstance(grid, dict) or not isinstance(grid.get("points"), list) or not grid["points"]:
         raise GridError(["grid: expected a mapping with `points`, a list of at least one point (docs/grids.md)"])
-    unknown = sorted(set(grid) - {"caption", "attack", "points"})
+    unknown = sorted(set(grid) - {"caption", "attack", "points"} - set(COMPARE_KEY))
     problems = [f"grid.{key}: unknown key; a grid has caption, attack and points" for key in unknown]
+    if grid.get("compare", "fig10") not in COMPARISONS:
+        problems.append(f"grid.compare={grid.get('compare')!r}: must be one of {', '.join(COMPARISONS)}")
     if grid.get("attack", DEFAULT_ATTACK) not in catalog.AUDIT:
         problems.append(f"grid.attack={grid.get('attack')!r}: must be one of {', '.join(catalog.AUDIT)}")
     entries = grid["points"]
@@ -153,6 +155,46 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
     if problems:
         raise GridError(problems)
     return found
+
+
+# grid.compare: a comparison of the paper's drawn across the grid's points (docs/grids.md).
+COMPARE_KEY = ("compare",)
+COMPARISONS = ("fig10",)
+# Fig. 10's cases: the points' names, each point's shadows relative to the target's part.
+FIG10_CASES = ("overlapping", "disjoint", "shift")
+
+
+def fig10_cases(found: list[Point]) -> list[Point]:
+    """The points of grid.compare: fig10, in FIG10_CASES' order, checked: one target population
+    on one part of one pool shared by every point (the same candidates), shadows on the target's
+    part or the whole pool (overlapping), on the other part (disjoint), and on the other part
+    with split.shift (shift). GridError, one line per problem."""
+    by_name = {point.name: point for point in found}
+    problems = [f"grid.compare: fig10 needs a point named {name!r}" for name in FIG10_CASES if name not in by_name]
+    if problems:
+        raise GridError(problems)
+    cases = [by_name[name] for name in FIG10_CASES]
+
+    def shared(point):
+        c = point.config
+        return (c["seed"], c["data"], c.get("target", {}).get("population"), c.get("target", {}).get("model"))
+
+    if any(shared(point) != shared(cases[0]) for point in cases):
+        problems.append("grid.compare: fig10's points must share seed, data and target (one population, one pool)")
+    target_part = (cases[0].config.get("target", {}).get("population") or {}).get("part")
+    if target_part not in ("a", "b"):
+        problems.append("grid.compare: fig10 needs target.population.part a or b (the target on one part of the pool)")
+    other = {"a": "b", "b": "a"}.get(target_part)
+    split = {point.name: point.config.get("split", {}) for point in cases}
+    if split["overlapping"].get("part", "all") not in ("all", target_part) or split["overlapping"].get("shift"):
+        problems.append(f"grid point overlapping: split.part must be {target_part} or all, without shift")
+    if split["disjoint"].get("part") != other or split["disjoint"].get("shift"):
+        problems.append(f"grid point disjoint: split.part must be {other} (not the target's part), without shift")
+    if split["shift"].get("part") != other or not split["shift"].get("shift"):
+        problems.append(f"grid point shift: split.part must be {other}, with split.shift")
+    if problems:
+        raise GridError(problems)
+    return cases
 
 
 def attack(config: dict) -> str:
