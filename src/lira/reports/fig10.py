@@ -154,8 +154,10 @@ def write_fig10_report(inputs, outputs, cases: list[dict], label: str, log: logg
     with files.atomic_path(outputs.csv) as temporary:
         table.to_csv(temporary, index=False)
     shown = pd.DataFrame(
-        [{"case": r["case"], "shadows": r["shadows"], "TPR at 0.1 % FPR": _pct(numbers[r["case"]]["tpr"]),
-          "AUC": _auc(numbers[r["case"]]["auc"])} for r in rows]  # fmt: skip
+        [
+            {"case": name, "shadows": CASES[name], "TPR at 0.1 % FPR": _pct(n["tpr"]), "AUC": _auc(n["auc"])}
+            for name, n in numbers.items()
+        ]
     )
     files.write_text(
         outputs.markdown,
