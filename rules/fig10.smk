@@ -3,10 +3,10 @@
 # overlap its data, avoid it, or avoid it on shifted images. rules/grid.smk includes this file.
 
 FIG10_FOLDER = f"{GRID_FOLDER}/paper/fig10"
-
-
-def fig10_audit(case, path):
-    return f"{case.folder}/audits/{case.config['target']['name']}/{path}"
+# Each case's audit folder: results/<experiment>-<point>/audits/<target.name>/.
+FIG10_AUDITS = [
+    f"{case.folder}/audits/{case.config['target']['name']}" for case in FIG10_CASES
+]
 
 
 rule fig10:
@@ -14,8 +14,8 @@ rule fig10:
     three log-log ROCs, and the finding (do overlapping and disjoint agree? does the shift lower
     the TPR, raise the AUC?)."""
     input:
-        metrics=[fig10_audit(case, "metrics/lira_offline.json") for case in FIG10_CASES],
-        attacks=[fig10_audit(case, "attacks/lira_offline.npz") for case in FIG10_CASES],
+        metrics=[f"{audit}/metrics/lira_offline.json" for audit in FIG10_AUDITS],
+        attacks=[f"{audit}/attacks/lira_offline.npz" for audit in FIG10_AUDITS],
         pools=[f"{case.folder}/pool.npz" for case in FIG10_CASES],
     output:
         csv=f"{FIG10_FOLDER}/fig10.csv",
