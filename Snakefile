@@ -26,6 +26,7 @@ if "grid" in config:
             rules.grid.output,
             rules.grid_gap.output,
             rules.grid_cross_report.output if GRID_CROSS else [],
+            GRID_COMPARISONS,
 
 else:
 

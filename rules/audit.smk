@@ -39,9 +39,15 @@ if TARGET_FORM == "population":
             runtime=per_try("runtime_minutes", "logits"),
             mem_mb=per_try("mem_mb", "logits"),
         params:
+            **(
+                {"split": _sorted(POPULATIONS[TARGET_POPULATION]["split"])}
+                if POPULATIONS[TARGET_POPULATION]["split"]
+                else {}
+            ),
             seed=_sorted(TARGET["population"]["seed"]),
             model=_sorted(TARGET["model"]),
             queries=setting("queries"),
+            # The part of the pool the targets trained on, for their accuracies (only when set).
         script:
             "../scripts/logits.py"
 
@@ -176,14 +182,14 @@ if TARGET_FORM:
         (membership known) the attack's power on the target next to the shadows' own.
         """
         input:
-            attacks=expand(audit("attacks/{attack}.npz"), attack=catalog.AUDIT),
+            attacks=expand(audit("attacks/{attack}.npz"), attack=AUDIT_ATTACKS),
             metrics=(
-                expand(audit("metrics/{attack}.json"), attack=catalog.AUDIT)
+                expand(audit("metrics/{attack}.json"), attack=AUDIT_ATTACKS)
                 if HAS_MEMBERSHIP
                 else []
             ),
-            shadow_attacks=expand(result("attacks/{attack}.npz"), attack=catalog.AUDIT),
-            shadow_metrics=expand(result("metrics/{attack}.json"), attack=catalog.AUDIT),
+            shadow_attacks=expand(result("attacks/{attack}.npz"), attack=AUDIT_ATTACKS),
+            shadow_metrics=expand(result("metrics/{attack}.json"), attack=AUDIT_ATTACKS),
             targets=audit("targets.npz"),
             pool=result("pool.npz"),
         output:

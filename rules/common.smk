@@ -204,6 +204,31 @@ def population_setting(key):
     return lambda wildcards: _sorted(POPULATIONS[wildcards.population][key])
 
 
+# The part of the pool each population trains on and the shift of the shadows' training images
+# (config `split`, `target.population.part`; lira.core.splits.part_mask): None for the whole pool.
+# A parameter of the train, logits and shadows jobs only when some population has one: a
+# parameter added for every config would rerun the models made before it existed.
+SHADOW_SPLIT = lira_config.shadow_split(config)
+POPULATIONS[f"results/{EXPERIMENT}"]["split"] = SHADOW_SPLIT
+if TARGET_FORM == "population":
+    POPULATIONS[TARGET_POPULATION]["split"] = lira_config.population_split(
+        TARGET, config["seed"]
+    )
+SPLITS_SET = any(population["split"] for population in POPULATIONS.values())
+TRAIN_SPLIT = {"split": population_setting("split")} if SPLITS_SET else {}
+SHADOW_SPLIT_PARAM = {"split": _sorted(SHADOW_SPLIT)} if SHADOW_SPLIT else {}
+# The audit's attacks: the online ones need shadows that train on the examples audited, so with
+# shadows on one part of the pool and a target on another (or on the whole pool) only the offline
+# ones run (lira.workflow.catalog.audit_attacks).
+SHADOW_PART = (SHADOW_SPLIT or {}).get("part", "all")
+TARGET_PART = (
+    (TARGET["population"].get("part") or "all")
+    if TARGET_FORM == "population"
+    else "all"
+)
+AUDIT_ATTACKS = catalog.audit_attacks(SHADOW_PART in ("all", TARGET_PART))
+
+
 def audit(path):
     """A path inside the audit's folder, results/<experiment>/audits/<target.name>/."""
     return result(f"audits/{TARGET['name']}/{path}")

@@ -12,6 +12,10 @@ from lira.workflow import catalog, cross_attack, grids
 
 try:
     GRID = grids.points(config)
+    # grid.compare: fig10 (rules/fig10.smk): its three points, checked; else none.
+    FIG10_CASES = (
+        grids.fig10_cases(GRID) if config["grid"].get("compare") == "fig10" else []
+    )
 except grids.GridError as error:
     raise WorkflowError(
         "\n".join(f"invalid config: {line}" for line in error.problems)
@@ -23,6 +27,8 @@ GRID_CROSS = grids.cross(config)
 GRID_FOLDER = f"results/{config['experiment']}"
 # The paper's finding the grid checks on its points (grid.finding), if it names one.
 GRID_FINDING = grids.finding_file(config)
+# The outputs of grid.compare (rules/fig10.smk), part of the grid's `all`.
+GRID_COMPARISONS = []
 
 
 rule grid:
@@ -191,6 +197,10 @@ GRID_FINDINGS = (
     if GRID_CROSS
     else []
 )
+
+if FIG10_CASES:
+
+    include: "fig10.smk"
 
 
 for point in GRID:

@@ -20,8 +20,10 @@ rule logits:
         runtime=per_try("runtime_minutes", "logits"),
         mem_mb=per_try("mem_mb", "logits"),
     params:
+        **SHADOW_SPLIT_PARAM,
         seed=setting("seed"),
         model=setting("model"),
         queries=setting("queries"),
+        # The part of the pool the shadows trained on, for their accuracies (only when set).
     script:
         "../scripts/logits.py"

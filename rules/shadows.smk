@@ -16,11 +16,13 @@ rule shadows:
     conda:
         "../envs/analysis.yaml"
     params:
+        **SHADOW_SPLIT_PARAM,
         seed=setting("seed"),
         queries=setting("queries"),
         blocks=BLOCKS,
         # Computed here from the cached logits, so adding a statistic reruns this job, never the
         # models' inference.
         statistics=STACKED,
+        # The part of the pool the shadows trained on (keep.npy), only when set.
     script:
         "../scripts/shadows.py"

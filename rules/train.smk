@@ -19,9 +19,11 @@ rule train:
         runtime=per_try("runtime_minutes", "train"),
         mem_mb=per_try("mem_mb", "train"),
     params:
+        **TRAIN_SPLIT,
         # Only what decides the weights: changing N or any attack setting retrains nothing.
         seed=population_setting("seed"),
         model=population_setting("model"),
         recipe=population_setting("train"),
+        # The population's part of the pool and shift (config `split`), only when one is set.
     script:
         "../scripts/train.py"

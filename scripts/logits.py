@@ -17,4 +17,5 @@ query_block(
     compute=snakemake.config["compute"],  # device and batch size: they change no result
     threads=snakemake.threads,
     log=job_logger(snakemake.log[0]),
+    split=getattr(snakemake.params, "split", None),  # None: the whole pool (config `split`)
 )

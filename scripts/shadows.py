@@ -13,4 +13,5 @@ stack_shadows(
     query_settings=snakemake.params.queries,
     statistics=snakemake.params.statistics,
     log=job_logger(snakemake.log[0]),
+    split=getattr(snakemake.params, "split", None),  # None: the whole pool (config `split`)
 )

@@ -25,4 +25,5 @@ train_block(
     compute=snakemake.config["compute"],  # device, checkpoints, batch size: they change no result
     threads=snakemake.threads,
     log=log,
+    split=getattr(snakemake.params, "split", None),  # None: the whole pool (config `split`)
 )

@@ -73,3 +73,20 @@ def test_to_float_images():
     images = to_float_images(raw, torch.device("cpu"))
     assert images.dtype == torch.float32
     np.testing.assert_allclose(images.numpy().ravel(), [0.0, 0.2, 1.0], rtol=1e-6)
+
+
+def test_the_distribution_shift_is_contrast_about_each_image_s_mean_then_a_gaussian_blur():
+    from scipy import ndimage
+
+    from lira.models.images import shift_distribution
+
+    rng = np.random.default_rng(0)
+    pixels = rng.random((3, 2, 9, 9)).astype(np.float32)  # [N, C, H, W]
+    shifted = shift_distribution(torch.from_numpy(pixels), {"contrast": 0.5, "blur": 1.0}).numpy()
+    mean = pixels.mean(axis=(2, 3), keepdims=True)
+    contrasted = mean + 0.5 * (pixels - mean)
+    # torch's "reflect" padding is scipy's "mirror"; radius 3 sigma on both sides.
+    expected = ndimage.gaussian_filter(contrasted, sigma=(0, 0, 1.0, 1.0), mode="mirror", truncate=3.0)
+    np.testing.assert_allclose(shifted, expected, atol=1e-5)
+    unblurred = shift_distribution(torch.from_numpy(pixels), {"contrast": 1.0, "blur": 0}).numpy()
+    np.testing.assert_allclose(unblurred, pixels, atol=1e-6)

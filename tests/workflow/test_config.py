@@ -249,3 +249,40 @@ def test_the_optimizer_is_absent_unless_set_so_existing_recipes_keep_their_files
     lira_config.check(adam)
     adam["train"]["dp"] = {"noise_multiplier": 0.8, "max_grad_norm": 1.0, "delta": 1e-5}
     assert problems_of(adam) == ["train.optimizer=adam: DP-SGD trains with SGD; remove train.dp or the optimizer"]
+def test_split_settings_are_checked_and_absent_ones_change_nothing(good):
+    assert lira_config.shadow_split(good) is None  # no `split`: no parameter, nothing reruns
+    bad = copy.deepcopy(good)
+    bad["split"] = {"part": "c"}
+    [line] = problems_of(bad)
+    assert "split.part" in line and "'c'" in line and "all" in line
+    bad["split"] = {"shift": {"contrast": 0, "blur": 1}}
+    [line] = problems_of(bad)
+    assert "split.shift.contrast" in line
+    fine = copy.deepcopy(good)
+    fine["split"] = {"part": "b", "shift": {"contrast": 0.5, "blur": 1.0}}
+    lira_config.check(fine)
+    assert lira_config.shadow_split(fine) == {
+        "part": "b", "partition_seed": fine["seed"], "shift": {"contrast": 0.5, "blur": 1.0}
+    }
+
+
+def test_a_population_s_key_changes_only_when_it_names_a_part(good):
+    config = copy.deepcopy(good)
+    config["target"] = {"name": "t", "population": {"models": 2, "seed": 9}}
+    lira_config.check(config)
+    key = lira_config.population_key(config)
+    # The key as it was computed before parts existed, written out.
+    import hashlib
+    import json
+
+    data = {name: config["data"].get(name) for name in ("dataset", "file", "pool_size", "holdout_size")}
+    decided = {"pool": {**data, "seed": config["seed"]}, "seed": 9, "model": config["model"], "train": config["train"]}
+    assert key == hashlib.sha256(json.dumps(decided, sort_keys=True).encode()).hexdigest()[:12]
+    assert lira_config.population_split(config["target"], config["seed"]) is None
+    config["target"]["population"]["part"] = "a"
+    lira_config.check(config)
+    assert lira_config.population_key(config) != key
+    assert lira_config.population_split(config["target"], config["seed"]) == {"part": "a", "partition_seed": config["seed"]}
+    config["target"]["population"]["part"] = "z"
+    [line] = problems_of(config)
+    assert "target.population.part" in line

@@ -16,6 +16,8 @@ Conventions: `s` denotes a statistic oriented so that higher means "more member-
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -588,13 +590,24 @@ RUNNERS = {
 
 
 def run(
-    settings: dict, shadows: dict, keep: np.ndarray, labels: np.ndarray, fits: dict, queries, external: dict | None = None
+    settings: dict,
+    shadows: dict,
+    keep: np.ndarray,
+    labels: np.ndarray,
+    fits: dict,
+    queries,
+    external: dict | None = None,
+    candidates: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Scores [T, n] of the attack `settings` describes (lira.workflow.catalog.settings), and the
-    smallest FPR it can resolve (0 when any). The arguments are those of AttackInputs."""
+    smallest FPR it can resolve (0 when any). The arguments are those of AttackInputs; with
+    `candidates` (int pool indices [C]) the attack sees those examples only (restrict) and the
+    scores are [T, C]."""
     runner = RUNNERS.get(settings["family"])
     if runner is None:
         raise ValueError(f"unknown attack family {settings['family']!r}; known: {', '.join(RUNNERS)}")
+    if candidates is not None:
+        shadows, keep, labels, fits, external = restrict(candidates, shadows, keep, labels, fits, external)
     return runner(AttackInputs(settings, shadows, keep, labels, fits, queries, external))
 
 
@@ -624,3 +637,49 @@ def cross_scores(settings: dict, target_values: dict, shadows: dict, keep: np.nd
         external = {name: np.asarray(target_values[name][t : t + 1]) for name in names}  # [1, n, Q]
         scores[t] = run(settings, subset, kept, labels, fits, queries, external)[0][0]
     return scores
+class _Columns(Mapping):
+    """The stacks [N, n, Q] of `shadows` at the example columns `candidates`, each read (and
+    copied into memory, [N, C, Q]) only when an attack first asks for it."""
+
+    def __init__(self, shadows, candidates: np.ndarray):
+        self._shadows, self._candidates, self._read = shadows, candidates, {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._read:
+            self._read[name] = np.asarray(self._shadows[name][:, self._candidates])
+        return self._read[name]
+
+    def __iter__(self):
+        return iter(self._shadows)
+
+    def __len__(self) -> int:
+        return len(self._shadows)
+
+
+# Attack families that need IN shadows of every example they score (online): undefined for an
+# example no shadow trains on (config `split`: shadows on one part of the pool).
+ONLINE_FAMILIES = ("sablayrolles", "watson", "ye", "song_mittal", "shokri", "lira_online", "rmia_online")
+
+
+def eligible(keep: np.ndarray) -> np.ndarray:
+    """Boolean [n]: the examples some shadow trains on and some does not (keep [N, n]), the only
+    ones an attack on targets among the shadows can measure (both IN and OUT models exist)."""
+    keep = np.asarray(keep, dtype=bool)
+    return keep.any(axis=0) & (~keep).any(axis=0)
+
+
+def restrict(candidates: np.ndarray, shadows: dict, keep: np.ndarray, labels: np.ndarray, fits: dict, external=None):
+    """The attack's inputs on the examples `candidates` (int indices [C]) only, in their order:
+    stacks [N, C, Q] (read into memory), keep [N, C], labels [C], every fit's per-example arrays
+    [C, ...] and the external targets' values [T, C, Q]. Scoring these equals scoring the whole pool
+    and keeping the candidates' columns, except where an attack mixes examples (RMIA's population
+    is then drawn from the candidates), and no never-IN example enters any statistic."""
+    candidates = np.asarray(candidates, dtype=np.int64)
+    shadows = _Columns(shadows, candidates)
+    fits = {
+        name: type(fit)(**{f.name: np.asarray(getattr(fit, f.name))[candidates] for f in dataclasses.fields(fit)})
+        for name, fit in fits.items()
+    }
+    if external is not None:
+        external = {name: np.asarray(values)[:, candidates] for name, values in external.items()}
+    return shadows, np.asarray(keep)[:, candidates], np.asarray(labels)[candidates], fits, external

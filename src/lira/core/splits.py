@@ -23,16 +23,56 @@ DESIGN = "complementary-pairs/1"
 SHADOWS_OF_A_TARGET = "all but the target's pair"
 
 
-def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
+# The parts of the pool a population can train on (config `split.part`, `target.population.part`):
+# "all" (the whole pool, the default), or one of the two halves "a" and "b" of the pool's seeded
+# partition (partition), so that two populations can train on disjoint data (the paper's Fig. 10).
+PARTS = ("all", "a", "b")
+# Mixed into the partition's seed so that the partition is not the first split of any model.
+PARTITION_KEY = 0x5EC7
+
+
+def partition(seed: int, pool_size: int) -> np.ndarray:
+    """Boolean [pool_size] mask of part "a" of the pool (its first pool_size // 2 examples of a
+    permutation drawn from `seed`, the experiment's seed); part "b" is the rest. Every
+    population of an experiment sees the same partition, whatever its own seed."""
+    if pool_size < 4:
+        raise ValueError(f"pool_size must be >= 4 to partition the pool, got {pool_size}")
+    permutation = np.random.default_rng([seed, PARTITION_KEY]).permutation(pool_size)
+    part_a = np.zeros(pool_size, dtype=bool)
+    part_a[permutation[: pool_size // 2]] = True
+    return part_a
+
+
+def part_mask(split: dict | None, pool_size: int) -> np.ndarray:
+    """Boolean [pool_size] mask of the examples a population with `split` may train on:
+    `split` is None or {"part": "all"} (every example), or {"part": "a" | "b", "partition_seed":
+    the experiment's seed}."""
+    part = (split or {}).get("part", "all")
+    if part not in PARTS:
+        raise ValueError(f"split.part must be one of {', '.join(PARTS)}, got {part!r}")
+    if part == "all":
+        return np.ones(pool_size, dtype=bool)
+    part_a = partition(split["partition_seed"], pool_size)
+    return part_a if part == "a" else ~part_a
+
+
+def keep_mask(seed: int, model_index: int, pool_size: int, split: dict | None = None) -> np.ndarray:
     """Boolean [pool_size] mask of the examples model `model_index` trains on.
 
     Model 2j gets the first pool_size // 2 positions of a permutation drawn from (seed, j); model
-    2j+1 gets the rest (one more example when pool_size is odd).
+    2j+1 gets the rest (one more example when pool_size is odd). With a `split` of part "a" or
+    "b" (part_mask), the same is done within that part's examples: the models never train on the
+    other part, and each of the part's examples is IN for exactly one model of each pair.
     """
     if model_index < 0:
         raise ValueError(f"model_index must be >= 0, got {model_index}")
     if pool_size < 2:
         raise ValueError(f"pool_size must be >= 2, got {pool_size}")
+    if split is not None and split.get("part", "all") != "all":
+        eligible = np.flatnonzero(part_mask(split, pool_size))  # [pool_size // 2 or so]
+        keep = np.zeros(pool_size, dtype=bool)
+        keep[eligible[keep_mask(seed, model_index, len(eligible))]] = True
+        return keep
     pair, second = divmod(model_index, 2)
     # A SeedSequence keyed by (seed, pair) makes the split independent of how many models exist.
     permutation = np.random.default_rng([seed, pair]).permutation(pool_size)
@@ -41,9 +81,9 @@ def keep_mask(seed: int, model_index: int, pool_size: int) -> np.ndarray:
     return ~first_half if second else first_half
 
 
-def keep_matrix(seed: int, n_models: int, pool_size: int) -> np.ndarray:
-    """Boolean [n_models, pool_size] matrix whose row i is keep_mask(seed, i, pool_size)."""
-    return np.stack([keep_mask(seed, i, pool_size) for i in range(n_models)])
+def keep_matrix(seed: int, n_models: int, pool_size: int, split: dict | None = None) -> np.ndarray:
+    """Boolean [n_models, pool_size] matrix whose row i is keep_mask(seed, i, pool_size, split)."""
+    return np.stack([keep_mask(seed, i, pool_size, split) for i in range(n_models)])
 
 
 def partner(model_index: int) -> int:

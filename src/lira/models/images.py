@@ -65,3 +65,26 @@ def random_augment(images: torch.Tensor, mirror: bool, shift: int, pad_mode: str
         dx, dy = torch.randint(-shift, shift + 1, (2, batch), generator=generator, device=generator.device)
         images = shift_images(images, dx, dy, shift, pad_mode)
     return images
+
+
+def shift_distribution(images: torch.Tensor, shift: dict) -> torch.Tensor:
+    """A fixed distribution shift of training images (config split.shift; the paper's Fig. 10
+    trains shadows on another distribution than the target's): each image's contrast scaled by
+    shift["contrast"] about its own mean (per channel), then a Gaussian blur of standard deviation
+    shift["blur"] pixels (reflect-padded, radius 3 sigma; 0: none). Deterministic; float
+    [N, C, H, W] in, same shape and memory format out, values kept within the input's range."""
+    mean = images.mean(dim=(2, 3), keepdim=True)  # [N, C, 1, 1]
+    shifted = mean + shift["contrast"] * (images - mean)
+    sigma = float(shift["blur"])
+    if sigma > 0:
+        radius = max(1, int(np.ceil(3 * sigma)))
+        offsets = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
+        kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+        kernel = kernel / kernel.sum()  # [2 radius + 1]
+        channels = images.shape[1]
+        # Separable: rows, then columns, each channel on its own (groups=channels).
+        horizontal = kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1)
+        vertical = kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1)
+        shifted = F.conv2d(F.pad(shifted, (radius, radius, 0, 0), mode="reflect"), horizontal, groups=channels)
+        shifted = F.conv2d(F.pad(shifted, (0, 0, radius, radius), mode="reflect"), vertical, groups=channels)
+    return shifted.contiguous(memory_format=torch.channels_last)

@@ -34,6 +34,7 @@ def train_block(
     compute: dict,
     threads: int,
     log: logging.Logger,
+    split: dict | None = None,
 ) -> list[dict]:
     """Train the models of `block` on their halves of the pool and write models/<block>.pt (every
     model's state dict, lira.models.weights.block_state) and models/<block>.json (the fingerprint,
@@ -46,6 +47,10 @@ def train_block(
     outputs, and the checkpoints must outlive a failure) and resumes from it, so a rerun after a
     kill skips the block's finished models and continues the interrupted one. The checkpoints are
     deleted once the block's files are written.
+
+    `split` (lira.core.splits.part_mask): the part of the pool the models train on, None for the
+    whole pool; its "shift" (lira.models.images.shift_distribution), if any, transforms their
+    training images (never the images they are queried on).
     """
     torch.set_num_threads(threads)
     models = splits.block_models(block)
@@ -61,7 +66,7 @@ def train_block(
 
     states, metrics, finished = {}, [], []  # finished: each model's Checkpoint, removed at the end
     for model_index in models:
-        keep = splits.keep_mask(seed, model_index, len(pool["y"]))  # bool [pool]
+        keep = splits.keep_mask(seed, model_index, len(pool["y"]), split)  # bool [pool]
         members = np.flatnonzero(keep)
         model_seed = splits.model_seed(seed, model_index)
         torch.manual_seed(model_seed)
@@ -81,8 +86,11 @@ def train_block(
         )
         finished.append(checkpoint)
         start = time.perf_counter()
+        train_images = all_images[members]  # [members, C, H, W]
+        if split and split.get("shift"):
+            train_images = images.shift_distribution(train_images, split["shift"])
         result = training.train(
-            model, all_images[members], all_labels[members], recipe, seed=model_seed, checkpoint=checkpoint, log=log
+            model, train_images, all_labels[members], recipe, seed=model_seed, checkpoint=checkpoint, log=log
         )
         seconds = time.perf_counter() - start
         holdout_accuracy = (
@@ -132,6 +140,7 @@ def query_block(
     compute: dict,
     threads: int,
     log: logging.Logger,
+    split: dict | None = None,
 ) -> dict:
     """Query the models of `block` on every pool example under every query of `query_settings`
     and write logits/<block>.npy, float32 [models, pool, queries, classes] in model order, with
@@ -170,7 +179,7 @@ def query_block(
             querying.predict_logits(model, pool_images, queries, query_settings["padding"], compute["eval_batch_size"])
         )
         inference_seconds.append(time.perf_counter() - start)
-        members = splits.keep_mask(seed, model_index, len(pool["y"]))
+        members = splits.keep_mask(seed, model_index, len(pool["y"]), split)
         correct = logits[-1][:, 0].argmax(axis=-1) == pool["y"]  # query 0: the images as they are
         train_accuracy.append(float(correct[members].mean()))
         nonmember_accuracy.append(float(correct[~members].mean()))

@@ -25,8 +25,10 @@ from lira.core import metrics
 from lira.reports import plots
 from lira.workflow import artifacts, catalog, files
 
-# The attack the ranking and the headline use: the paper's strongest.
+# The attack the ranking and the headline use: the paper's strongest; offline LiRA where the
+# online attacks are undefined (shadows on another part of the pool than the target's).
 HEADLINE = "lira_online"
+OFFLINE_HEADLINE = "lira_offline"
 
 
 def _scores(path, fingerprint: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -80,17 +82,21 @@ def calibration_rows(name: str, shadow, target, fprs, matched: dict, audited: di
     return rows
 
 
-def ranking(scores: np.ndarray, is_member: np.ndarray | None, pool: dict, thresholds: dict) -> pd.DataFrame:
+def ranking(
+    scores: np.ndarray, is_member: np.ndarray | None, pool: dict, thresholds: dict, candidates=None
+) -> pd.DataFrame:
     """Every (target, example) ranked by the headline attack's score, most exposed first: rank,
     target, pool_index, source_index (in the dataset's training split), label, score, member (if
-    known) and, per FPR with a calibrated threshold, whether the score lies beyond it."""
+    known) and, per FPR with a calibrated threshold, whether the score lies beyond it. scores
+    [T, pool], or [T, C] for the pool examples `candidates` (int [C], a target on one part)."""
     n_targets, n = scores.shape
+    pool_index = np.arange(n) if candidates is None else np.asarray(candidates)
     table = pd.DataFrame(
         {
             "target": np.repeat(np.arange(n_targets), n),
-            "pool_index": np.tile(np.arange(n), n_targets),
-            "source_index": np.tile(pool["source_index"], n_targets),
-            "label": np.tile(pool["y"], n_targets),
+            "pool_index": np.tile(pool_index, n_targets),
+            "source_index": np.tile(pool["source_index"][pool_index], n_targets),
+            "label": np.tile(pool["y"][pool_index], n_targets),
             "score": scores.ravel(),
         }
     )
@@ -146,6 +152,8 @@ def write_audit_report(
     has_membership = "is_member" in targets
     audited = {path: artifacts.load_json(path, fingerprint, hashed=True) for path in inputs.metrics}
     rows, headline_scores, headline_shadows = [], None, None
+    names = [Path(path).stem for path in inputs.attacks]
+    headline_name = HEADLINE if HEADLINE in names else OFFLINE_HEADLINE
     for attack_path, shadow_path, matched_path in zip(inputs.attacks, inputs.shadow_attacks, inputs.shadow_metrics, strict=True):
         attack = Path(attack_path).stem
         target = _scores(attack_path, fingerprint)
@@ -153,15 +161,16 @@ def write_audit_report(
         own = next((value for path, value in audited.items() if Path(path).stem == attack), None)
         shadow = _scores(shadow_path, fingerprint)
         rows += calibration_rows(attack, shadow, target, fprs, matched, own)
-        if attack == HEADLINE:
+        if attack == headline_name:
             headline_scores, headline_shadows = target, shadow
     summary = pd.DataFrame(rows)
     with files.atomic_path(outputs.summary) as temporary:
         summary.to_csv(temporary, index=False)
 
-    first = [row for row in rows if row["attack"] == HEADLINE]
+    first = [row for row in rows if row["attack"] == headline_name]
     thresholds = {metrics.fpr_label(row["fpr"]): row["threshold"] for row in first if row["threshold"] is not None}
-    ranked = ranking(*headline_scores, pool, thresholds)
+    candidates = artifacts.load_npz(inputs.attacks[names.index(headline_name)], fingerprint).get("candidates")
+    ranked = ranking(*headline_scores, pool, thresholds, candidates)
     with files.atomic_path(outputs.ranking) as temporary:
         ranked.to_csv(temporary, index=False)
     rocs = None
@@ -170,7 +179,7 @@ def write_audit_report(
             "this target": metrics.roc_curve(*headline_scores),
             "the shadows (matched)": metrics.roc_curve(*headline_shadows),
         }
-    title = f"Audit {name}: {catalog.attack_label(HEADLINE)}"
+    title = f"Audit {name}: {catalog.attack_label(headline_name)}"
     plots.save(plots.audit_figure(headline_shadows, headline_scores, thresholds, rocs, title), [outputs.png, outputs.pdf], label)
 
     form = description["form"]
@@ -185,7 +194,7 @@ def write_audit_report(
             f" Declared differences from the shadows: {', '.join(description['mismatch_declared']) or 'none'}."
         ),
         "",
-        f"## {catalog.attack_label(HEADLINE)}",
+        f"## {catalog.attack_label(headline_name)}",
         "",
         *headline(first, description, has_membership),
         "",
@@ -193,7 +202,7 @@ def write_audit_report(
         "",
         _markdown(summary, has_membership),
         "",
-        f"## The {min(20, len(ranked))} most exposed examples ({catalog.attack_label(HEADLINE)})",
+        f"## The {min(20, len(ranked))} most exposed examples ({catalog.attack_label(headline_name)})",
         "",
         _markdown_table(ranked.head(20)),
         "",

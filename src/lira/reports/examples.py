@@ -14,13 +14,17 @@ from lira.reports import plots
 from lira.workflow import artifacts, files
 
 
-def exposure_ranking(scores: np.ndarray, is_member: np.ndarray, source_index: np.ndarray, labels: np.ndarray):
+def exposure_ranking(
+    scores: np.ndarray, is_member: np.ndarray, source_index: np.ndarray, labels: np.ndarray, candidates=None
+):
     """One row per pool example, most exposed first (unmeasured examples last): pool and source
     index, label, mean score as a member and as a non-member over the targets, and their
-    difference, the exposure. scores, is_member: [T, pool]."""
+    difference, the exposure. scores, is_member: [T, pool], or [T, C] for the pool examples
+    `candidates` (int [C]; the attack file's, config `split`): then one row per candidate."""
     exposure = vulnerability(scores, is_member)
+    pool_index = np.arange(scores.shape[1]) if candidates is None else np.asarray(candidates)
     ranking = pd.DataFrame(
-        {"pool_index": np.arange(scores.shape[1]), "source_index": source_index, "label": labels, **exposure}
+        {"pool_index": pool_index, "source_index": source_index[pool_index], "label": labels[pool_index], **exposure}
     )
     return ranking.sort_values("exposure", ascending=False, na_position="last")
 
@@ -67,7 +71,7 @@ def write_examples_report(inputs, outputs, statistic: str, seed: int, experiment
     attack = artifacts.load_npz(inputs.attack, fingerprint)
     scores, is_member = attack["scores"], attack["is_member"]  # [T, pool]
     pool = files.load_arrays(inputs.pool)
-    ranking = exposure_ranking(scores, is_member, pool["source_index"], pool["y"])
+    ranking = exposure_ranking(scores, is_member, pool["source_index"], pool["y"], attack.get("candidates"))
     with files.atomic_path(outputs.ranking) as temporary:
         ranking.to_csv(temporary, index=False, float_format="%.6g")
 

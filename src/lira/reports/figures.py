@@ -12,7 +12,7 @@ import pandas as pd
 from lira.core.metrics import roc_curve
 from lira.core.shadow_count import attack_power_by_shadow_count
 from lira.reports import plots
-from lira.workflow import artifacts, files
+from lira.workflow import artifacts, files, steps
 
 
 def write_roc_figure(inputs, outputs, labels: dict, experiment: str, seed: int, label: str, log: logging.Logger):
@@ -43,6 +43,9 @@ def write_shadow_count_figure(
     stacks, keep, _ = artifacts.load_shadows(inputs, fingerprint, seed, [statistic])
     sign = -1.0 if statistic == "loss" else 1.0  # higher means member
     values = sign * np.asarray(stacks[statistic], dtype=np.float64)  # [N, pool, Q]
+    candidates = steps.shadow_candidates(keep)  # shadows on one part of the pool: that part only
+    if candidates is not None:
+        values, keep = values[:, candidates], keep[:, candidates]  # [N, C, Q], [N, C]
     rows = pd.DataFrame(attack_power_by_shadow_count(values, keep, targets, repeats, seed, offline_test=offline_test))
     with files.atomic_path(outputs.csv) as temporary:
         rows.to_csv(temporary, index=False)

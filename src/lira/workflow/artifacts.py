@@ -342,10 +342,11 @@ def load_logits(path, info_path, expected: str, models, shape: tuple) -> tuple[n
     return logits, info
 
 
-def check_keep(path, keep: np.ndarray, seed: int, n_models: int, pool_size: int) -> np.ndarray:
-    """keep [N, pool] must be exactly the split design's masks for this seed."""
+def check_keep(path, keep: np.ndarray, seed: int, n_models: int, pool_size: int, split=None) -> np.ndarray:
+    """keep [N, pool] must be exactly the split design's masks for this seed (and split: the part
+    of the pool the shadows train on, as shadows/info.json records it)."""
     check_array(path, "keep", keep, (n_models, pool_size), finite=False)
-    if not np.array_equal(keep, splits.keep_matrix(seed, n_models, pool_size)):
+    if not np.array_equal(keep, splits.keep_matrix(seed, n_models, pool_size, split)):
         raise ArtifactError(
             f"{path}: keep masks differ from the split design {splits.DESIGN} for seed {seed}; {remake_hint(path)}"
         )
@@ -435,5 +436,5 @@ def load_shadows(paths: dict, expected: str, seed: int, statistics=None) -> tupl
         keep = files.load_array(keep_path)
     except READ_ERRORS as error:
         raise ArtifactError(f"{keep_path}: unreadable ({error}); {remake_hint(keep_path)}") from None
-    check_keep(keep_path, keep, seed, *shape[:2])
+    check_keep(keep_path, keep, seed, *shape[:2], info.get("split"))
     return Shadows(paths, info, info_path, names, shape), keep, info

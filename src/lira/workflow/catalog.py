@@ -104,6 +104,18 @@ AUDIT = [
     "rmia_offline",
     "global_threshold",
 ]
+# The attack families defined for an example no shadow trains on (they use OUT shadows only, or
+# none): the audit's attacks when the shadows train on another part of the pool than the target.
+OFFLINE_FAMILIES = ("threshold", "lira_offline", "rmia_offline")
+
+
+def audit_attacks(online_defined: bool = True) -> list[str]:
+    """The audit's attacks: every one of AUDIT, or, where the online attacks are undefined (config
+    split.part other than the target's part), the offline ones only."""
+    paper = _paper_attacks()
+    return [name for name in AUDIT if online_defined or paper[name].family in OFFLINE_FAMILIES]
+
+
 # What an audited target's shadows are: every shadow model (none of them is the target).
 SHADOWS_OF_AN_AUDITED_TARGET = "every shadow model"
 

@@ -782,6 +782,23 @@ def completed_target(config: dict) -> dict:
     return target
 
 
+def shadow_split(config: dict) -> dict | None:
+    """The part of the pool the shadows train on, and the distribution shift of their training
+    images, as lira.core.splits.keep_mask and lira.models.jobs.train_block take it: None without
+    a `split` section (every config made before it existed: nothing of theirs changes), else
+    {"part", "partition_seed": the experiment's seed, "shift" where given}."""
+    if "split" not in config:
+        return None
+    return {**config["split"], "part": config["split"].get("part", "all"), "partition_seed": config["seed"]}
+
+
+def population_split(target: dict, seed: int) -> dict | None:
+    """The part of the pool a target population trains on (target.population.part), partitioned
+    by the experiment's `seed` as the shadows' part is: None when not given (the whole pool)."""
+    part = target["population"].get("part")
+    return None if part is None else {"part": part, "partition_seed": seed}
+
+
 def population_key(config: dict) -> str:
     """12 hex digits of sha256 over everything that decides a target population's models: the
     pool (data settings and the experiment's seed, from which it is drawn), the population's
@@ -800,4 +817,6 @@ def population_key(config: dict) -> str:
         "model": target["model"],
         "train": target["train"],
     }
+    if "part" in target["population"]:  # only when set: every population made before keeps its key
+        decided["part"] = target["population"]["part"]
     return hashlib.sha256(json.dumps(decided, sort_keys=True).encode()).hexdigest()[:12]

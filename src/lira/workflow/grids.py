@@ -34,7 +34,7 @@ from lira.workflow import config as lira_config
 DEFAULT_ATTACK = "lira_online"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 POINT_KEYS = {"name", "panel", "label", "paper", "set"}
-GRID_KEYS = {"caption", "attack", "cross", "finding", "points"}
+GRID_KEYS = {"caption", "attack", "compare", "cross", "finding", "points"}
 # What a cross grid's points must share (grid.cross): the pool (its data settings and the seed
 # that draws it and every model's split), the shadow count (the same complementary pairs), and
 # the queries, so that one point's models' statistics are comparable with another's.
@@ -139,6 +139,8 @@ def points(config: dict, schema: dict | None = None) -> list[Point]:
         problems.append(f"grid.cross={grid.get('cross')!r}: must be true or false")
     if "finding" in grid and grid["finding"] not in FINDINGS:
         problems.append(f"grid.finding={grid['finding']!r}: must be one of {', '.join(FINDINGS)}")
+    if grid.get("compare", "fig10") not in COMPARISONS:
+        problems.append(f"grid.compare={grid.get('compare')!r}: must be one of {', '.join(COMPARISONS)}")
     if grid.get("attack", DEFAULT_ATTACK) not in catalog.AUDIT:
         problems.append(f"grid.attack={grid.get('attack')!r}: must be one of {', '.join(catalog.AUDIT)}")
     entries = grid["points"]
@@ -213,6 +215,43 @@ def cross_pairs(found: list[Point]) -> list[tuple[str, str]]:
     """The (target point, shadow point) pairs of a cross grid, in point order: every ordered pair
     of points in the same panel, the matched ones (target == shadow) included."""
     return [(target.name, shadow.name) for target in found for shadow in found if target.panel == shadow.panel]
+# grid.compare: a comparison of the paper's drawn across the grid's points (docs/grids.md).
+COMPARISONS = ("fig10",)
+# Fig. 10's cases: the points' names, each point's shadows relative to the target's part.
+FIG10_CASES = ("overlapping", "disjoint", "shift")
+
+
+def fig10_cases(found: list[Point]) -> list[Point]:
+    """The points of grid.compare: fig10, in FIG10_CASES' order, checked: one target population
+    on one part of one pool shared by every point (the same candidates), shadows on the target's
+    part or the whole pool (overlapping), on the other part (disjoint), and on the other part
+    with split.shift (shift). GridError, one line per problem."""
+    by_name = {point.name: point for point in found}
+    problems = [f"grid.compare: fig10 needs a point named {name!r}" for name in FIG10_CASES if name not in by_name]
+    if problems:
+        raise GridError(problems)
+    cases = [by_name[name] for name in FIG10_CASES]
+
+    def shared(point):
+        c = point.config
+        return (c["seed"], c["data"], c.get("target", {}).get("population"), c.get("target", {}).get("model"))
+
+    if any(shared(point) != shared(cases[0]) for point in cases):
+        problems.append("grid.compare: fig10's points must share seed, data and target (one population, one pool)")
+    target_part = (cases[0].config.get("target", {}).get("population") or {}).get("part")
+    if target_part not in ("a", "b"):
+        problems.append("grid.compare: fig10 needs target.population.part a or b (the target on one part of the pool)")
+    other = {"a": "b", "b": "a"}.get(target_part)
+    split = {point.name: point.config.get("split", {}) for point in cases}
+    if split["overlapping"].get("part", "all") not in ("all", target_part) or split["overlapping"].get("shift"):
+        problems.append(f"grid point overlapping: split.part must be {target_part} or all, without shift")
+    if split["disjoint"].get("part") != other or split["disjoint"].get("shift"):
+        problems.append(f"grid point disjoint: split.part must be {other} (not the target's part), without shift")
+    if split["shift"].get("part") != other or not split["shift"].get("shift"):
+        problems.append(f"grid point shift: split.part must be {other}, with split.shift")
+    if problems:
+        raise GridError(problems)
+    return cases
 
 
 def attack(config: dict) -> str:

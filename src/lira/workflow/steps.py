@@ -22,7 +22,9 @@ from lira.core.queries import nested_subsets, query_set
 from lira.workflow import artifacts, files
 
 
-def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings: dict, statistics, log: logging.Logger):
+def stack_shadows(
+    inputs, outputs, blocks: list[str], seed: int, query_settings: dict, statistics, log: logging.Logger, split=None
+):
     """logits/<block>.npy of every block -> shadows/<statistic>.npy, float32 [N, pool, queries]
     for each of `statistics`, shadows/keep.npy, bool [N, pool], and shadows/info.json, which
     records the sha256 of each of these files (artifacts.load_shadows checks them).
@@ -49,10 +51,12 @@ def stack_shadows(inputs, outputs, blocks: list[str], seed: int, query_settings:
             write_stacked_statistics(stacks, rows, logits, labels)
             for name in names:  # finite logits can still give statistics beyond float32's range
                 artifacts.check_array(path, name, stacks[name][rows])
-    files.save_array(outputs.keep, splits.keep_matrix(seed, n_models, len(labels)))
+    files.save_array(outputs.keep, splits.keep_matrix(seed, n_models, len(labels), split))
     # Hashed once written (read back from the page cache); the info, their record, is written last.
     sha256 = {name: artifacts.file_sha256(outputs[name]) for name in [*names, "keep"]}
     info = {"fingerprint": fingerprint, "models": n_models, "pool_size": len(labels), "queries": n_queries, "statistics": names}
+    if split:  # recorded only when set, so the shadows of the whole pool keep their info as it was
+        info["split"] = split
     files.write_json(outputs.info, {**info, "sha256": sha256})
     log.info("stacked %s of %d models (%d blocks), pool %d, %d queries", names, n_models, len(blocks), len(labels), n_queries)
 
@@ -81,21 +85,35 @@ def score_attack(inputs, output_path, name: str, settings: dict, seed: int, quer
     fingerprint = artifacts.expected_fingerprint(inputs.pool, seed)
     shadows, keep, fits = load_shadows_and_fits(inputs, fingerprint, seed)
     queries = attack_queries(settings, query_settings)
-
-    scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries)
+    candidates = shadow_candidates(keep)  # None: every example (no `split`)
+    scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries, candidates=candidates)
     if not np.all(np.isfinite(scores)):
         raise FloatingPointError(f"{name}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
     n_targets = settings["targets"]
+    columns = slice(None) if candidates is None else candidates
+    n_scored = len(labels) if candidates is None else len(candidates)
     artifacts.save_npz(
         output_path,
         scores=scores,
-        is_member=keep[:n_targets],
+        is_member=keep[:n_targets, columns],
         targets=np.arange(n_targets),
         min_fpr=np.float64(min_fpr),
-        settings=np.array(json.dumps(used_settings(settings, len(labels)), sort_keys=True)),
+        settings=np.array(json.dumps(used_settings(settings, n_scored), sort_keys=True)),
         fingerprint=np.array(fingerprint),
+        # The pool indices of the scores' columns, only when the shadows leave some examples out.
+        **({} if candidates is None else {"candidates": candidates}),
     )
     log.info("%s %s: scores %s from %d models", name, settings, scores.shape, len(keep))
+
+
+def shadow_candidates(keep: np.ndarray) -> np.ndarray | None:
+    """The examples the leave-pair-out evaluation measures: int pool indices [C] of those some
+    shadow trains on and some does not (lira.core.attacks.eligible), or None when that is every
+    example (shadows on the whole pool: the scores keep their [T, pool] columns, as always). With
+    shadows on one part of the pool (config `split`), the other part's examples are IN for no
+    model: no attack on the shadows can measure them, so they are left out, never scored."""
+    eligible = attacks.eligible(keep)
+    return None if eligible.all() else np.flatnonzero(eligible)
 
 
 def load_shadows_and_fits(inputs, fingerprint: str, seed: int):

@@ -22,7 +22,7 @@ import numpy as np
 from lira.core import attacks, splits
 from lira.core.logit_statistics import STACKED_STATISTICS, write_stacked_statistics
 from lira.core.queries import query_set
-from lira.workflow import artifacts, files, steps
+from lira.workflow import artifacts, config, files, steps
 
 
 class TargetError(files.ReportedError, ValueError):
@@ -185,7 +185,8 @@ def target_statistics(inputs, output_path, form: str, seed: int, target: dict, l
         check_declared(shadows, recorded, declared, inputs.target_models[0])
         blocks = [(path, info) for path, info in zip(inputs.logits, inputs.logits_info, strict=True)]
         n_targets = target["population"]["models"]
-        is_member = splits.keep_matrix(population_seed, n_targets, len(labels))  # [T, pool]
+        split = config.population_split(target, seed)  # its part of the pool, None for the whole
+        is_member = splits.keep_matrix(population_seed, n_targets, len(labels), split)  # [T, pool]
         description.update(models=n_targets, seed=population_seed, **recorded)
     else:
         expected = fingerprint
@@ -219,6 +220,10 @@ def target_statistics(inputs, output_path, form: str, seed: int, target: dict, l
     arrays = {**stacks, "fingerprint": np.array(fingerprint), "description": np.array(json.dumps(description, sort_keys=True))}
     if is_member is not None:
         arrays["is_member"] = is_member
+    if form == "population" and split is not None:
+        # A population on one part of the pool: its members and non-members are that part's
+        # examples, int pool indices [C]; the audit scores these only (score_target).
+        arrays["candidates"] = np.flatnonzero(splits.part_mask(split, len(labels)))
     artifacts.save_npz(output_path, **arrays)
     log.info("target statistics of %d models (%s), membership %s", n_targets, form, "known" if is_member is not None else "unknown")
 
@@ -240,7 +245,9 @@ def score_target(inputs, output_path, name: str, settings: dict, seed: int, quer
         shape = (None, len(labels), shadows[statistic].shape[2])
         external[statistic] = artifacts.check_array(inputs.targets, statistic, targets[statistic], shape)
     queries = steps.attack_queries(settings, query_settings)
-    scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries, external)
+    candidates = targets.get("candidates")  # int [C]: a population on one part of the pool
+    check_candidates(name, settings, keep, candidates)
+    scores, min_fpr = attacks.run(settings, shadows, keep, labels, fits, queries, external, candidates)
     if not np.all(np.isfinite(scores)):
         raise FloatingPointError(f"{name}: {np.count_nonzero(~np.isfinite(scores))} scores are NaN or infinite")
     arrays = {
@@ -251,9 +258,27 @@ def score_target(inputs, output_path, name: str, settings: dict, seed: int, quer
         "fingerprint": np.array(fingerprint),
     }
     if "is_member" in targets:
-        arrays["is_member"] = targets["is_member"]
+        arrays["is_member"] = targets["is_member"] if candidates is None else targets["is_member"][:, candidates]
+    if candidates is not None:
+        arrays["candidates"] = candidates
     artifacts.save_npz(output_path, **arrays)
     log.info("audit %s %s: scores %s against %d shadow models", name, settings, scores.shape, len(keep))
+
+
+def check_candidates(name: str, settings: dict, keep: np.ndarray, candidates) -> None:
+    """An online attack needs, for every example it scores, shadows that train on it, and every
+    attack shadows that do not: with shadows on one part of the pool (config `split`) and the
+    target on the other, only the offline attacks are defined. One line, before any scoring."""
+    columns = slice(None) if candidates is None else np.asarray(candidates)
+    keep = np.asarray(keep, dtype=bool)[:, columns]
+    never_in, never_out = int((~keep.any(axis=0)).sum()), int(keep.all(axis=0).sum())
+    if settings["family"] in attacks.ONLINE_FAMILIES and never_in:
+        raise TargetError(
+            f"attack {name}: online, but no shadow trains on {never_in} of the {keep.shape[1]} examples audited "
+            "(config split.part other than the target's part): only the offline attacks are defined there"
+        )
+    if never_out:
+        raise TargetError(f"attack {name}: every shadow trains on {never_out} of the examples audited; none is OUT")
 
 
 def write_query_list(path, query_settings: dict) -> None:
