@@ -15,24 +15,36 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lira.workflow import config as lira_config
 
 
-def jobs_run_here():
-    """Whether this Snakemake process runs its jobs on this machine (local execution, dry runs
-    included), so that a GPU device can be checked against this machine's GPUs at parse time.
-
-    Snakemake picks its executor only after parsing the workflow, so it is read from the command
-    line's parsed arguments (profiles included) on the call stack. Inside a cluster job, or when
-    Snakemake is driven through its API, this says False: each train/logits job checks its
-    device when it starts (lira.models.devices.select_device), on the node where it runs.
-    """
+def command_line():
+    """Snakemake's parsed command line (profiles included), found on the call stack: Snakemake
+    picks its executor and targets only after parsing the workflow. None inside a cluster job, or
+    when Snakemake is driven through its API."""
     if not workflow.is_main_process:
-        return False
+        return None
     frame = inspect.currentframe()
     while frame is not None:
         args = frame.f_locals.get("args")
         if isinstance(args, argparse.Namespace) and hasattr(args, "executor"):
-            return args.executor in (None, "local", "dryrun", "touch")
+            return args
         frame = frame.f_back
-    return False
+    return None
+
+
+def jobs_run_here():
+    """Whether this Snakemake process runs its jobs on this machine (local execution, dry runs
+    included), so that a GPU device can be checked against this machine's GPUs at parse time.
+    Inside a cluster job, or through the API, this says False: each train/logits job checks its
+    device when it starts (lira.models.devices.select_device), on the node where it runs.
+    """
+    args = command_line()
+    return args is not None and args.executor in (None, "local", "dryrun", "touch")
+
+
+def command_line_targets():
+    """The targets on Snakemake's command line; None where they cannot be read (a cluster job of
+    a study runs the study's rule by name, and must have it)."""
+    args = command_line()
+    return None if args is None else list(getattr(args, "targets", None) or [])
 
 
 # Checked at parse time, dry runs included, before any job starts; fills in the schema's defaults.

@@ -3,11 +3,12 @@
 # config a whole experiment or grid of its own, imported here as a module whose rules are named
 # <study>_<rule> (procedures_sgd_train, ...); then one page of the paper's findings beside ours.
 
-from lira.workflow import grids, studies
+from lira.workflow import studies
 
 # Only the experiment Snakemake was started with imports its studies: a study is this workflow
 # again (a module), and its own copy of this file must not import the studies once more.
 # (Snakemake's module machinery sets a namespace on the workflow while it reads a module.)
+# A study given as --configfile is that experiment itself, not a study of it.
 IS_MODULE = workflow.modifier.namespace is not None
 try:
     STUDIES = (
@@ -20,6 +21,7 @@ try:
                 Path(workflow.basedir) / "schemas" / "config.schema.yaml"
             ),
             top_experiment=EXPERIMENT,
+            exclude=workflow.configfiles,
         )
     )
 except studies.StudyError as error:
@@ -28,7 +30,13 @@ except studies.StudyError as error:
     ) from None
 
 
-for study in STUDIES:
+# Importing the studies' rules costs seconds at every start (each is a whole workflow, a grid one
+# per point), so only a run that may need them imports them: `paper`, a study's rule or file, or
+# a process whose targets cannot be read (a cluster job of a study runs its rule by name).
+IMPORTED_STUDIES = studies.needed(STUDIES, command_line_targets())
+
+
+for study in IMPORTED_STUDIES:
     study_module = study.module
     study_rules = study.rule_prefix
 
@@ -52,7 +60,7 @@ rule paper:
         # modules that define those rules are imported above this rule but read lazily.
         studies=lambda wildcards: [
             path
-            for study in STUDIES
+            for study in IMPORTED_STUDIES
             for path in getattr(rules, f"{study.rule_prefix}all").input
         ],
     output:
@@ -68,6 +76,6 @@ rule paper:
         "../envs/analysis.yaml"
     params:
         experiment=EXPERIMENT,
-        studies=[study.name for study in STUDIES],
+        studies=[study.name for study in IMPORTED_STUDIES],
     script:
         "../scripts/paper.py"

@@ -82,3 +82,29 @@ def test_a_bad_study_is_refused_in_one_line_naming_the_file(workdir, files, path
     with pytest.raises(studies.StudyError) as error:
         studies.load(paths, workdir, SCHEMA, top_experiment="tiny")
     assert any(line.startswith(expected) for line in error.value.problems), error.value.problems
+
+
+def test_a_study_run_alone_is_not_its_own_study(workdir):
+    path = write(workdir / "alone.yaml", {"experiment": "alone"})
+    assert studies.load([path], workdir, SCHEMA, top_experiment="alone", exclude=[workdir / "alone.yaml"]) == []
+
+
+@pytest.mark.parametrize(
+    "targets, expected",
+    [
+        (None, ["wide", "g"]),  # a cluster job: any study's rule may be asked for
+        (["paper"], ["wide", "g"]),
+        ([], []),  # the default target, `all`: no study
+        (["results/tiny/metrics.md"], []),
+        (["wide_train"], ["wide"]),
+        (["results/g-b/tables/table1.md"], ["g"]),  # a grid point's file
+        (["./results/wide/metrics.md", "g_grid"], ["wide", "g"]),
+        (["results/g-bb/x"], []),  # another experiment whose name starts with a point's
+    ],
+)
+def test_only_the_studies_a_run_asks_for_are_imported(workdir, targets, expected):
+    wide = write(workdir / "wide.yaml", {"experiment": "wide"})
+    grid = {"points": [{"name": "a", "set": {}}, {"name": "b", "set": {}}]}
+    g = write(workdir / "g.yaml", {"experiment": "g", "grid": grid})
+    found = studies.load([wide, g], workdir, SCHEMA, top_experiment="tiny")
+    assert [study.name for study in studies.needed(found, targets)] == expected

@@ -53,15 +53,21 @@ def resolve(path: str, basedir: Path) -> Path | None:
     return None
 
 
-def load(paths: list[str], basedir: Path, schema: dict, top_experiment: str | None = None) -> list[Study]:
-    """The studies at `paths`, each checked as the workflow would check it when run alone."""
+def load(
+    paths: list[str], basedir: Path, schema: dict, top_experiment: str | None = None, exclude=()
+) -> list[Study]:
+    """The studies at `paths`, each checked as the workflow would check it when run alone. A study
+    among `exclude` (the config files of the run: a study run alone) is left out."""
     problems, found = [], []
     names, experiments = {}, {top_experiment} if top_experiment else set()
+    excluded = {Path(path).resolve() for path in exclude}
     for path in paths:
         where = f"paper.studies: {path}"
         file = resolve(path, basedir)
         if file is None:
             problems.append(f"{where}: no such file (relative to the working directory or the workflow)")
+            continue
+        if file.resolve() in excluded:
             continue
         name = study_name(path)
         if name in names:
@@ -94,3 +100,17 @@ def load(paths: list[str], basedir: Path, schema: dict, top_experiment: str | No
     if problems:
         raise StudyError(problems)
     return found
+
+
+def needed(found: list[Study], targets: list[str] | None) -> list[Study]:
+    """The studies a run with these command-line targets may need: all of them for `paper` or
+    unknown targets (None: a cluster job runs a study's rule by name); otherwise those whose rule
+    (<study>_<rule>) or file (results/<one of its experiments>/...) is asked for."""
+    if targets is None or "paper" in targets:
+        return list(found)
+
+    def wants(study: Study, target: str) -> bool:
+        target = target.removeprefix("./")
+        return target.startswith(study.rule_prefix) or any(target.startswith(f"results/{e}/") for e in study.experiments)
+
+    return [study for study in found if any(wants(study, target) for target in targets)]
