@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,6 +217,7 @@ def dataset(work: Path) -> tuple[Path, str]:
 
 def run_snakemake(workdir: Path, config: dict, profile: bool, deadline: Deadline, cores: int) -> float:
     """The workflow on `config` in `workdir` (real Snakemake, this Python's); its wall seconds."""
+    workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
         sys.executable,
@@ -270,7 +272,7 @@ def equivalence(args, deadline: Deadline, work: Path, report=print) -> list:
     other = equivalence_config(data, args.quick, args.device)
     records = []
     try:
-        seconds = run_snakemake(work / "cpu", reference, False, deadline.share(0.45), args.cores)
+        seconds = run_snakemake(work / "cpu", reference, False, deadline.share(0.5), args.cores)
         report(f"  compute.device cpu: {seconds:.0f} s")
         records.append(("equivalence", "run compute.device cpu", "seconds", seconds))
         seconds = run_snakemake(work / "device", other, True, deadline.share(0.9), args.cores)
@@ -541,6 +543,9 @@ def _in_worker(job: str, arguments: dict, deadline: Deadline) -> dict:
 
 
 def run_worker(job: str, arguments: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(1)  # on a CPU, the benchmark suite's setting; on a GPU the host only launches kernels
     try:
         if job == "matmul":
             return matmul_rates(arguments["device"], arguments["quick"])
@@ -612,7 +617,8 @@ def packing(args, deadline: Deadline, report=print) -> list:
     records, jobs = [], [(name, precision, k) for name, precision in cases for k in ks]
     for index, (name, precision, k) in enumerate(jobs):
         case = model_case(name, args.quick)
-        label = f"{'WRN-28-2' if name == 'wrn' else 'patch_cnn 64/4'}{' (quick: tiny)' if args.quick else ''} {precision} K={k}"
+        model = {"wrn": "WRN-10-1 (quick)" if args.quick else "WRN-28-2", "default": "patch_cnn 64/4"}[name]
+        label = f"{model} {precision} K={k}"
         share = deadline.share(1 / (len(jobs) - index))
         try:
             if share.left() < MIN_CASE_SECONDS:
@@ -719,18 +725,32 @@ def plan_hours(config: dict, measured: dict) -> dict:
     }
 
 
+def flops_per_image(model_spec: dict, in_shape: tuple) -> float:
+    """Forward + backward FLOPs of one training image of the model (torch.utils.flop_counter, as
+    benchmarks/training.py counts them; on the CPU, one image)."""
+    import torch
+    from torch.nn import functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from lira.models.architectures import build_model
+
+    model = build_model(model_spec, in_shape, 10, [0.5] * in_shape[0], [0.25] * in_shape[0])
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(torch.rand(2, *in_shape)), torch.zeros(2, dtype=torch.long)).backward()
+    return counter.get_total_flops() / 2
+
+
 def physical_limit_hours(config: dict, state: dict) -> dict | None:
-    """The training FLOPs of every model of `config` (forward + backward per image, as counted for
-    the WRN throughput cases) at the measured bf16 matrix-multiply rate: the time no packing or
-    precision can beat. Only for the WRN config, once its FLOPs are counted."""
-    rates, measured = state.get("matmul_tflops", {}), state.get("throughput", {})
-    if config["model"]["arch"] != "wrn" or "bfloat16" not in rates or not measured:
+    """The training FLOPs of every model of `config` (forward + backward of every image of every
+    epoch) at the measured bf16 matrix-multiply rate: the time no packing or precision can beat.
+    Only for the WRN config (CIFAR-shaped images), once the bf16 rate is measured."""
+    rates = state.get("matmul_tflops", {})
+    if config["model"]["arch"] != "wrn" or "bfloat16" not in rates:
         return None
-    mflop = next(iter(measured.values()))["mflop_per_image"]
     from lira.workflow.config import pool_examples
 
     images = config["shadow_models"] * config["train"]["epochs"] * pool_examples(config) // 2
-    pflop = images * mflop * 1e6 / 1e15
+    pflop = images * flops_per_image(config["model"], (3, 32, 32)) / 1e15
     return {"pflop": pflop, "bf16_tflops": rates["bfloat16"], "hours": pflop * 1e15 / (rates["bfloat16"] * 1e12) / 3600}
 
 
@@ -794,9 +814,15 @@ def main(argv=None) -> int:
 
     collected = list(records)
 
-    def saving(run):  # the CSV after every part, so that a killed run keeps what it measured
+    def saving(name, run):  # the CSV after every part, so that a killed run keeps what it measured
         def wrapped(part_deadline):
-            result = run(part_deadline)
+            try:
+                result = run(part_deadline)
+            except Exception as error:  # noqa: BLE001 -- one part failing (a snakemake run, a worker) leaves the others to run
+                traceback.print_exc()
+                message = f"{type(error).__name__}: {str(error).strip()[:2000]}"
+                print(f"FAILED: {message.splitlines()[0]}")
+                result = [(name, "part", "failed", message)]
             collected.extend(result)
             write_csv(args.csv, collected)
             return result
@@ -805,13 +831,13 @@ def main(argv=None) -> int:
 
     sections = [
         Section("equivalence", f"Equivalence: the tiny config through Snakemake on cpu and on {args.device}", 0.35,
-                saving(lambda d: equivalence(args, d, work)), skip("equivalence")),
+                saving("equivalence", lambda d: equivalence(args, d, work)), skip("equivalence")),
         Section("throughput", "Throughput: WRN-28-2 training steps, batch 256, CIFAR-shaped synthetic data", 0.3,
-                saving(lambda d: throughput(args, d, state)), skip("throughput")),
+                saving("throughput", lambda d: throughput(args, d, state)), skip("throughput")),
         Section("packing", f"Packing: K models training at once on one {args.device}, K processes", 0.25,
-                saving(lambda d: packing(args, d)), skip("packing")),
+                saving("packing", lambda d: packing(args, d)), skip("packing")),
         Section("calibration", "Calibration for lira.tools.plan: config.yaml and config/cifar10.yaml", 0.1,
-                saving(lambda d: calibration(args, d, state)), skip("calibration")),
+                saving("calibration", lambda d: calibration(args, d, state)), skip("calibration")),
     ]  # fmt: skip
     records += run_sections(sections, deadline)
     seconds = time.perf_counter() - started
