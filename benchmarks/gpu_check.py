@@ -267,7 +267,7 @@ def recompute_logits_on_cpu(results: Path, config: dict, into: Path) -> Path:
 
 def equivalence(args, deadline: Deadline, work: Path, report=print) -> list:
     data, described = dataset(work)
-    report(f"data: {described}; the tiny config{' ' if args.quick else ' with the default model'}; cores {args.cores}")
+    report(f"data: {described}; the tiny config{'' if args.quick else ' with the default model'}; cores {args.cores}")
     reference = equivalence_config(data, args.quick, "cpu")
     other = equivalence_config(data, args.quick, args.device)
     records = []
