@@ -131,7 +131,8 @@ def write_fig15(inputs, outputs, seed: int, n_targets: int, fprs, resamples: int
     table = pd.DataFrame(
         [{"attack": FIG15_LABELS[name], "paper_auc_cifar10": FIG15_PAPER_AUC[name], **rows[name]} for name in scores]
     )
-    files.write_text(outputs.csv, table.to_csv(index=False))
+    with files.atomic_path(outputs.csv) as temporary:
+        table.to_csv(temporary, index=False)
     lines = [
         "| attack | AUC | TPR @ 0.1% FPR, % | paper AUC (CIFAR-10) |",
         "|---|---:|---:|---:|",
@@ -236,7 +237,8 @@ def write_baselines(
     rows, samples = baselines.paired_bootstrap(scores, is_member, fprs, resamples, seed)
     tpr_keys = [f"tpr@{metrics.fpr_label(fpr)}" for fpr in fprs if fpr <= LOW_FPR]
     table = pd.DataFrame([{"attack": BASELINE_LABELS[name], "name": name, **row} for name, row in rows.items()])
-    files.write_text(outputs.csv, table.to_csv(index=False))
+    with files.atomic_path(outputs.csv) as temporary:
+        table.to_csv(temporary, index=False)
     header = " | ".join(f"TPR @ {key[4:]} FPR, %" for key in tpr_keys)
     paper_columns = [d for d in ("cifar10", "cifar100") if d == dataset]
     lines = [
