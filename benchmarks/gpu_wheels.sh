@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 mkdir -p .whl
-grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+# .whl/ is in .gitignore: the device tool carries it when asked (carry: [".whl"]).
 # connection_pool 0.0.3 is published as a source archive only: built here (pure Python).
 "$PYTHON" -m pip wheel -q --no-deps connection_pool==0.0.3 -w .whl
 "$PYTHON" -m pip download -q --only-binary=:all: --python-version 3.12 --implementation cp \
