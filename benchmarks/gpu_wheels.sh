@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wheels of Snakemake (the project's pin) and its needs for a GPU machine without network access
-# whose image has Python 3.12 and torch but no Snakemake: into .whl/ (ignore it: add /.whl/ to
-# .git/info/exclude), about 28 MB. benchmarks/gpu_check.sh installs them there when needed.
+# whose image has Python 3.12 and torch but no Snakemake: into .whl/ (git ignores it),
+# about 28 MB. benchmarks/gpu_check.sh installs them there when needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
