@@ -249,6 +249,8 @@ def test_the_optimizer_is_absent_unless_set_so_existing_recipes_keep_their_files
     lira_config.check(adam)
     adam["train"]["dp"] = {"noise_multiplier": 0.8, "max_grad_norm": 1.0, "delta": 1e-5}
     assert problems_of(adam) == ["train.optimizer=adam: DP-SGD trains with SGD; remove train.dp or the optimizer"]
+
+
 def test_split_settings_are_checked_and_absent_ones_change_nothing(good):
     assert lira_config.shadow_split(good) is None  # no `split`: no parameter, nothing reruns
     bad = copy.deepcopy(good)

@@ -637,6 +637,8 @@ def cross_scores(settings: dict, target_values: dict, shadows: dict, keep: np.nd
         external = {name: np.asarray(target_values[name][t : t + 1]) for name in names}  # [1, n, Q]
         scores[t] = run(settings, subset, kept, labels, fits, queries, external)[0][0]
     return scores
+
+
 class _Columns(Mapping):
     """The stacks [N, n, Q] of `shadows` at the example columns `candidates`, each read (and
     copied into memory, [N, C, Q]) only when an attack first asks for it."""
