@@ -53,6 +53,13 @@ def attack_power_by_shadow_count(
     (_PairSums) and the fits of all targets of one (count, repeat) are a product of their choices
     of pairs with those sums: the same fits as refitting each target's models, up to rounding.
     """
+    return _sweep(values, keep, n_targets, repeats, seed, max_fpr, lambda target, params: _variant_scores(target, params, offline_test))
+
+
+def _sweep(values: np.ndarray, keep: np.ndarray, n_targets: int, repeats: int, seed: int, max_fpr: float, score) -> list[dict]:
+    """The draws of the shadow-count sweep (attack_power_by_shadow_count's docstring), each scored
+    by `score(target_values [..., n, Q], params) -> {variant: scores [..., n]}`: one row per
+    (count, repeat, variant). Every attack swept with the same seed sees the same draws."""
     rng = np.random.default_rng([seed, 0xC0])
     n_models = len(values)
     targets = np.asarray(values[:n_targets], dtype=np.float64)  # [T, n, Q]
@@ -65,17 +72,15 @@ def attack_power_by_shadow_count(
         for repeat in range(1 if full else repeats):
             if full:
                 params = leave_pair_out(fit_shadow_sums(values, keep), values, keep, np.arange(n_targets))
-                scores = _variant_scores(targets, params, offline_test)  # each [T, n]
+                scores = score(targets, params)  # each [T, n]
             else:
                 if pair_sums is None:
                     pair_sums = _PairSums(values, keep)
                 fits = pair_sums.fits(_choose_pairs(rng, n_models // 2, n_targets, count // 2))
                 # One target at a time from here: gaussian_params' temporaries on [n, Q] stay in
                 # the CPU cache, where on the whole [T, n, Q] batch they spill to main memory.
-                per_target = [
-                    _variant_scores(target, gaussian_params(fit), offline_test) for target, fit in zip(targets, fits)
-                ]
-                scores = {name: np.stack([s[name] for s in per_target]) for name in SHADOW_COUNT_VARIANTS}
+                per_target = [score(target, gaussian_params(fit)) for target, fit in zip(targets, fits)]
+                scores = {name: np.stack([s[name] for s in per_target]) for name in per_target[0]}
             for name, variant_scores in scores.items():
                 roc = roc_curve(variant_scores, target_keep)  # pooled over the targets
                 rows.append(
@@ -187,35 +192,10 @@ def sablayrolles_power_by_shadow_count(
 
     loss_values [N, n, Q] (the cross-entropy; only query 0 is used, as the catalog's
     `sablayrolles`), keep [N, n]. Rows as attack_power_by_shadow_count's, variant SABLAYROLLES_VARIANT."""
-    rng = np.random.default_rng([seed, 0xC0])
-    n_models = len(loss_values)
     values = -np.asarray(loss_values[..., :1], dtype=np.float64)  # [N, n, 1], higher = member
-    target_keep = np.asarray(keep[:n_targets], dtype=bool)  # [T, n]
-    pair_sums = None
-    rows = []
-    counts = shadow_counts(n_models)
-    for count in counts:
-        full = count == counts[-1]
-        for repeat in range(1 if full else repeats):
-            if full:
-                params = leave_pair_out(fit_shadow_sums(values, keep), values, keep, np.arange(n_targets))
-                scores = attacks.sablayrolles(values[:n_targets], params)  # [T, n]
-            else:
-                if pair_sums is None:
-                    pair_sums = _PairSums(values, keep)
-                fits = pair_sums.fits(_choose_pairs(rng, n_models // 2, n_targets, count // 2))
-                scores = np.stack([attacks.sablayrolles(values[t], gaussian_params(fit)) for t, fit in enumerate(fits)])
-            roc = roc_curve(scores, target_keep)
-            rows.append(
-                {
-                    "shadow_models": count,
-                    "repeat": repeat,
-                    "variant": SABLAYROLLES_VARIANT,
-                    "tpr": tpr_at_fpr(roc, max_fpr)[0],
-                    "auc": auc(roc),
-                }
-            )
-    return rows
+    return _sweep(
+        values, keep, n_targets, repeats, seed, max_fpr, lambda target, params: {SABLAYROLLES_VARIANT: attacks.sablayrolles(target, params)}
+    )
 
 
 def lira_online_scores_by_count(values: np.ndarray, keep: np.ndarray, n_targets: int, counts, seed: int) -> dict:
