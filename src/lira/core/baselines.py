@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lira.core import attacks, metrics, splits
+from lira.core import attacks, deployment, metrics, splits
 from lira.core.gaussian import fit_shadow_sums, leave_pair_out
 
 # Long et al. keep this fraction of the examples, those farthest from their nearest neighbour.
@@ -99,16 +99,20 @@ def paired_bootstrap(scores: dict, is_member: np.ndarray, fprs, resamples: int, 
     is_member = np.asarray(is_member, dtype=bool).ravel()
     flat = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in scores.items()}
     keys = ["auc", "balanced_accuracy"] + [f"tpr@{metrics.fpr_label(fpr)}" for fpr in fprs]
-    samples = {name: {key: np.full(resamples, np.nan) for key in keys} for name in flat}
-    rng = np.random.default_rng([seed, 0xB007, 2])
-    for r in range(resamples):
-        drawn = rng.integers(0, is_member.size, is_member.size)
-        for name, values in flat.items():
-            roc = metrics.roc_curve(values[drawn], is_member[drawn])
-            samples[name]["auc"][r] = metrics.auc(roc)
-            samples[name]["balanced_accuracy"][r] = metrics.balanced_accuracy(roc)
-            for fpr in fprs:
-                samples[name][f"tpr@{metrics.fpr_label(fpr)}"][r] = metrics.tpr_at_fpr(roc, fpr)[0]
+
+    def measured(drawn_scores: np.ndarray, drawn_member: np.ndarray) -> list[float]:
+        """[attacks x keys]: each attack's metrics on one resample."""
+        values = []
+        for attack_scores in drawn_scores:
+            roc = metrics.roc_curve(attack_scores, drawn_member)
+            values += [metrics.auc(roc), metrics.balanced_accuracy(roc)]
+            values += [metrics.tpr_at_fpr(roc, fpr)[0] for fpr in fprs]
+        return values
+
+    stacked = np.stack(list(flat.values()))  # [A, m]
+    drawn = deployment.paired_bootstrap(measured, stacked, is_member, resamples, seed, stream=(0xB007, 2))
+    drawn = drawn.reshape(resamples, len(flat), len(keys))  # [resamples, A, keys]
+    samples = {name: {key: drawn[:, a, k] for k, key in enumerate(keys)} for a, name in enumerate(flat)}
     rows = {}
     for name, values in flat.items():
         row = metrics.summarise(values, is_member, fprs)
@@ -120,6 +124,4 @@ def paired_bootstrap(scores: dict, is_member: np.ndarray, fprs, resamples: int, 
 
 def interval(samples: np.ndarray) -> list[float]:
     """The 95 % percentile interval of the measurable (non-NaN) samples; [nan, nan] if none."""
-    samples = np.asarray(samples, dtype=np.float64)
-    samples = samples[~np.isnan(samples)]
-    return np.percentile(samples, [2.5, 97.5]).tolist() if samples.size else [float("nan")] * 2
+    return list(deployment.percentile_interval(samples))

@@ -32,14 +32,16 @@ def paired_bootstrap(
     is_member: np.ndarray,
     resamples: int,
     seed: int,
+    stream: tuple = (0xDE,),
 ) -> np.ndarray:
     """statistic(scores_drawn [A, m], is_member_drawn [m]) -> values [k], over `resamples` resamples
     of the pooled pairs: each draws m of the m pooled (target, example) pairs with replacement, the
     SAME pairs for every attack a of scores [A, T, n] (a paired bootstrap: the attacks' difference
-    keeps only the noise that is not shared). Returns [resamples, k]."""
+    keeps only the noise that is not shared). Returns [resamples, k]. `stream` names the draws
+    (numpy's seed [seed, *stream]): callers that must not share draws pass their own."""
     scores = np.asarray(scores, dtype=np.float64).reshape(len(scores), -1)  # [A, m]
     is_member = np.asarray(is_member, dtype=bool).ravel()  # [m]
-    rng = np.random.default_rng([seed, 0xDE])
+    rng = np.random.default_rng([seed, *stream])
     values = []
     for _ in range(resamples):
         drawn = rng.integers(0, is_member.size, is_member.size)  # [m]
